@@ -1,0 +1,27 @@
+//! GGUF files for Cogumi: a hardened reader, a small writer, the HF <-> GGUF tensor-name table
+//! and the GGUF -> HF checkpoint importer.
+//!
+//! The container follows llama.cpp `ggml/include/gguf.h` / `ggml/src/gguf.cpp` (v3, also v2);
+//! names and the Q/K permutation follow llama.cpp `convert_hf_to_gguf.py` and gguf-py
+//! `tensor_mapping.py`; the importer reproduces transformers 4.57's GGUF loading
+//! (`modeling_gguf_pytorch_utils.py`) with the tokenizer llama.cpp runs (`llama-vocab.cpp`).
+//! Block formats live in `cogumi-quant`; nothing here knows about burn.
+
+#![warn(missing_docs)]
+
+pub mod config;
+mod error;
+mod import;
+pub mod names;
+mod reader;
+pub mod rope;
+pub mod tokenizer;
+mod value;
+mod writer;
+
+pub use cogumi_quant::GgmlType;
+pub use error::{Error, Result};
+pub use import::{Dtype, ImportOptions, ImportReport, import_hf};
+pub use reader::{DEFAULT_ALIGNMENT, GgufFile, Limits, MAX_DIMS, MAX_NAME_LEN, Metadata, TensorInfo};
+pub use value::{Array, Value, ValueType};
+pub use writer::GgufWriter;

@@ -1,0 +1,1 @@
+//! phase3_modifiers.

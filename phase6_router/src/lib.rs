@@ -1,0 +1,1 @@
+//! phase6_router.

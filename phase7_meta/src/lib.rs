@@ -1,0 +1,1 @@
+//! phase7_meta.

@@ -1,0 +1,1 @@
+//! phase8_deploy.

@@ -1,0 +1,128 @@
+//! Command-line surface of `phase9_validation` (clap derive, `CommonArgs` flattened in).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use cogumi_cli::CommonArgs;
+
+/// Validate models: logits, generation, perplexity.
+#[derive(Debug, Parser)]
+#[command(name = "phase9_validation", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+    /// Options shared by every Cogumi tool.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write the logits of one token sequence to `--out FILE.safetensors` (tensor `logits`, f32 [T, vocab]).
+    Logits(LogitsArgs),
+    /// Generate text (or ids) from a prompt, a chat message or raw token ids.
+    Generate(GenerateArgs),
+    /// Rolling-window perplexity of a text file; every token is scored exactly once.
+    Perplexity(PerplexityArgs),
+    /// Prefill and decode throughput on this machine (best of N, after a warm-up).
+    Speed(SpeedArgs),
+}
+
+/// The model to run and how.
+#[derive(Debug, Args)]
+pub struct ModelArgs {
+    /// Model artifact directory (or any HF-format directory with config.json + safetensors).
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+    /// Compute dtype: f32, bf16, f16 or `checkpoint` (keep the stored dtype).
+    #[arg(long, default_value = "f32")]
+    pub dtype: String,
+}
+
+/// `logits` arguments.
+#[derive(Debug, Args)]
+pub struct LogitsArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Comma-separated token ids, e.g. `1,2,3`.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub ids: Vec<u32>,
+}
+
+/// `generate` arguments.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["prompt", "chat", "prompt_ids"])))]
+pub struct GenerateArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Raw text prompt (encoded with the tokenizer's special-token rules).
+    #[arg(long)]
+    pub prompt: Option<String>,
+    /// A user message, rendered through the model's chat template with a generation prompt.
+    #[arg(long)]
+    pub chat: Option<String>,
+    /// An optional system message for `--chat`.
+    #[arg(long, requires = "chat")]
+    pub system: Option<String>,
+    /// Comma-separated prompt token ids (works without a tokenizer).
+    #[arg(long, value_delimiter = ',')]
+    pub prompt_ids: Option<Vec<u32>>,
+    /// Maximum number of new tokens.
+    #[arg(long, default_value_t = 64)]
+    pub max_new_tokens: usize,
+    /// Greedy decoding (arg-max); otherwise sample.
+    #[arg(long)]
+    pub greedy: bool,
+    /// Sampling temperature.
+    #[arg(long, default_value_t = 0.7)]
+    pub temperature: f32,
+    /// Top-k filter (0 = off).
+    #[arg(long, default_value_t = 0)]
+    pub top_k: usize,
+    /// Top-p (nucleus) filter (1.0 = off).
+    #[arg(long, default_value_t = 1.0)]
+    pub top_p: f32,
+    /// Repetition penalty (1.0 = off).
+    #[arg(long, default_value_t = 1.0)]
+    pub repetition_penalty: f32,
+    /// Stop when the generated text contains this string (repeatable); the text is cut before it.
+    #[arg(long)]
+    pub stop: Vec<String>,
+    /// Do not stop at the end-of-sequence token.
+    #[arg(long)]
+    pub ignore_eos: bool,
+    /// Print the text as it is generated (stderr), the result on stdout.
+    #[arg(long)]
+    pub stream: bool,
+}
+
+/// `perplexity` arguments.
+#[derive(Debug, Args)]
+pub struct PerplexityArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// UTF-8 text file to score.
+    #[arg(long, value_name = "FILE")]
+    pub text: PathBuf,
+    /// Window length in tokens (default: min(max_position_embeddings, 2048)).
+    #[arg(long)]
+    pub max_length: Option<usize>,
+}
+
+/// `speed` arguments.
+#[derive(Debug, Args)]
+pub struct SpeedArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Prompt length for the prefill measurement.
+    #[arg(long, default_value_t = 512)]
+    pub prompt_tokens: usize,
+    /// Tokens to generate for the decode measurement (greedy, KV cache).
+    #[arg(long, default_value_t = 128)]
+    pub new_tokens: usize,
+    /// Measured runs after one warm-up; the best is reported.
+    #[arg(long, default_value_t = 3)]
+    pub repeats: usize,
+}
