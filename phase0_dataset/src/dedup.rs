@@ -260,6 +260,11 @@ pub fn run(args: &DedupArgs, common: &CommonArgs) -> anyhow::Result<Option<Artif
     let lsh = engine_cfg
         .resolve_lsh()
         .context("checking the dedup config")?;
+    // Resolved once here; the engine then skips the search.
+    let engine_cfg = DedupConfig {
+        lsh: Some(lsh),
+        ..engine_cfg
+    };
     let (kind, out_file, data_path, inputs, source_desc) = if dataset {
         let (artifact, data) = crate::io::open_dataset(&args.input)?;
         let desc = json!({"artifact": artifact.id()});
@@ -299,13 +304,6 @@ pub fn run(args: &DedupArgs, common: &CommonArgs) -> anyhow::Result<Option<Artif
         Err(done) => return Ok(done),
     };
     let _span = tracing::info_span!("dedup", input = %args.input.display()).entered();
-    tracing::info!(
-        bands = lsh.bands,
-        rows = lsh.rows,
-        p_at_threshold = round4(lsh.probability(engine_cfg.threshold)),
-        threshold = engine_cfg.threshold,
-        "lsh banding"
-    );
     let total_bytes = std::fs::metadata(&data_path).map(|m| m.len()).unwrap_or(0);
 
     // Pass 1: every row into the engine.
@@ -342,7 +340,7 @@ pub fn run(args: &DedupArgs, common: &CommonArgs) -> anyhow::Result<Option<Artif
             .collect();
         deduper.add_batch(&docs)?;
         ids.extend(rows.into_iter().map(|r| r.id));
-        bar.inc(chunk.iter().map(|(_, l)| l.len() as u64).sum());
+        bar.inc(chunk.iter().map(|(_, l)| l.len() as u64 + 1).sum());
         Ok(())
     })?;
     bar.finish_and_clear();
@@ -356,11 +354,11 @@ pub fn run(args: &DedupArgs, common: &CommonArgs) -> anyhow::Result<Option<Artif
     input::for_each_chunk(&data_path, |chunk| {
         for (_, line) in chunk {
             if keep[row] {
-                kept_out.write_line(line.trim_end_matches(['\n', '\r']).as_bytes())?;
+                kept_out.write_line(line.as_bytes())?;
             }
             row += 1;
         }
-        bar.inc(chunk.iter().map(|(_, l)| l.len() as u64).sum());
+        bar.inc(chunk.iter().map(|(_, l)| l.len() as u64 + 1).sum());
         Ok(())
     })?;
     bar.finish_and_clear();
@@ -374,11 +372,12 @@ pub fn run(args: &DedupArgs, common: &CommonArgs) -> anyhow::Result<Option<Artif
             cogumi_dedup::DupKind::Exact => "exact",
             cogumi_dedup::DupKind::Near => "near",
         };
+        // Ids are JSON text already; the float goes through serde_json so 1 prints as 1.0.
         let line = format!(
             r#"{{"id":{},"duplicate_of":{},"jaccard":{},"kind":"{kind}"}}"#,
             ids[r.index as usize],
             ids[r.duplicate_of as usize],
-            round4(r.jaccard),
+            serde_json::to_string(&round4(r.jaccard))?,
         );
         removed_out.write_line(line.as_bytes())?;
     }

@@ -110,6 +110,7 @@ pub static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     let code_syntax = re(
         r"(?m)^\s*(def \w+\(|class \w+[:(]|import \w|from [\w.]+ import |#include|public (static )?\w|fn \w+\(|function \w+\(|const \w+ = |let \w+ = |SELECT .+ FROM |for \(.*;.*;)",
     );
+    let numbers = re(r"\b\d+(\.\d+)?\b");
     let latex = re(r"\\frac|\\sqrt|\\cdot|\\times|\$[^$\n]{1,80}\$|\\\(|\\\[");
     vec![
         rule(
@@ -160,17 +161,24 @@ pub static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             Box::new(move |f: &Features| code_syntax.is_match(&f.response)),
         ),
         rule(
-            "instruction_following:constraint",
-            Domain::InstructionFollowing,
-            prompt_re(
-                r"\b(in|with|using) (exactly|at most|no more than|fewer than|at least|under|less than) \d+ (words|sentences|bullet points)\b|\ball (capital|uppercase|upper-case|lowercase|lower-case) letters\b|\bin all (caps|capitals|lowercase)\b|\b(respond|answer|reply) (only )?(in|with) (valid )?json\b|\bexactly \d+ bullet points\b|\bdo not use (any )?(commas|the word)\b|\b(end|finish) your (response|answer|reply) with\b|\binclude the (key)?word\b",
-            ),
-        ),
-        rule(
             "summarisation:keyword",
             Domain::Summarisation,
             prompt_re(
                 r"\b(summari[sz]e|summari[sz]ing|summary|tl;?dr|condense|main points|key points|in a nutshell)\b",
+            ),
+        ),
+        rule(
+            "reading:passage",
+            Domain::Reading,
+            prompt_re(
+                r"\b(passage|read the|according to the (text|passage|article|paragraph)|based on the (text|passage|article|paragraph|context)|the (following|above) (text|article|paragraph|story|context))\b",
+            ),
+        ),
+        rule(
+            "instruction_following:constraint",
+            Domain::InstructionFollowing,
+            prompt_re(
+                r"\b(in|with|using|use|write|give) (exactly |at most |no more than |fewer than |at least |under |less than )?\d+ (words|sentences|bullet points)\b|\ball (capital|uppercase|upper-case|lowercase|lower-case) letters\b|\bin all (caps|capitals|lowercase)\b|\b(respond|answer|reply) (only )?(in|with) (valid )?json\b|\bexactly \d+ bullet points\b|\bdo not use (any )?(commas|the word)\b|\b(end|finish) your (response|answer|reply) with\b|\binclude the (key)?word\b",
             ),
         ),
         rule(
@@ -181,13 +189,13 @@ pub static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         rule(
             "math:arithmetic",
             Domain::Math,
-            prompt_re(r"\d\s*[-+*/×÷^]\s*\(?\d|\d+(\.\d+)?\s*%|\$\d"),
+            prompt_re(r"\d\s*[+*/×÷^]\s*\(?\d|\d\s+-\s+\(?\d|\d+(\.\d+)?\s*%|\$\d"),
         ),
         rule(
             "math:keyword",
             Domain::Math,
             prompt_re(
-                r"\b(calculate|compute|solve|equation|how many|how much|percent(age)?|average|probability|integral|derivative|fraction|remainder|divisible|multiply|divide|sum of|product of|area of|perimeter|total cost)\b",
+                r"\b(calculate|compute|solve|equation|how many|how much|percent(age)?|average|probability|integral|derivative|fraction|remainder|divisible|multiply|divide|sum of|product of|area of|perimeter|total cost|final number|altogether|in total|end up with)\b",
             ),
         ),
         rule(
@@ -195,13 +203,6 @@ pub static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             Domain::Code,
             prompt_re(
                 r"\b(python|javascript|typescript|java|c\+\+|c#|rust|golang|sql|html|css|regex|code|coding|programming|program|script|algorithm|compile|debug|function that|unit tests?)\b",
-            ),
-        ),
-        rule(
-            "reading:passage",
-            Domain::Reading,
-            prompt_re(
-                r"\b(passage|read the|according to the (text|passage|article|paragraph)|based on the (text|passage|article|paragraph|context)|the (following|above) (text|article|paragraph|story|context))\b",
             ),
         ),
         rule(
@@ -213,7 +214,7 @@ pub static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             "reasoning:keyword",
             Domain::Reasoning,
             prompt_re(
-                r"\b(step[- ]by[- ]step|logic|logical|puzzle|riddle|deduce|infer|premise|hypothesis|entail(s|ment)?|syllogism|must be true|true or false|taller than|shorter than|older than|younger than|faster than|sits (to the )?(left|right)|in what order)\b",
+                r"\b(step[- ]by[- ]step|logic|logical|puzzle|riddle|deduce|infer|premise|hypothesis|entail(s|ment)?|syllogism|must be true|true or false|is it true that|yes, no,? or unknown|next (number|term)|the sequence|the pattern|day of the week|taller than|shorter than|older than|younger than|faster than|slower than|richer than|poorer than|heavier than|lighter than|louder than|quieter than|sits (to the )?(left|right)|in what order)\b",
             ),
         ),
         rule(
@@ -236,6 +237,11 @@ pub static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             prompt_re(
                 r"\b(poem|poems|haiku|limerick|sonnet|lyrics|short story|a story|fairy tale|fable|fictional|imagine|slogan|tagline|creative|rap|verse)\b",
             ),
+        ),
+        rule(
+            "math:numeric_question",
+            Domain::Math,
+            Box::new(move |f: &Features| f.prompt.contains('?') && numbers.find_iter(&f.prompt).count() >= 2),
         ),
         rule(
             "conversation:multi_turn",

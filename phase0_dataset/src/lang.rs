@@ -52,6 +52,17 @@ pub struct LangConfig {
     pub keep: Vec<String>,
     /// Whether rows too short to judge are rejected.
     pub reject_short: bool,
+    /// Second opinion for English when whatlang is unsure: keep a row whose prose has at least
+    /// this share of English function words (see [`FUNCTION_WORDS`]), unless whatlang names
+    /// another language with confidence of at least `other_confidence`. 0 disables it.
+    pub min_function_words: f64,
+    /// Confidence at which whatlang's verdict for another language overrides the function
+    /// words.
+    pub other_confidence: f64,
+    /// Function-word share that keeps a row as English whatever whatlang says (no French,
+    /// German or Spanish prose comes near it; whatlang 0.18 is confidently wrong on some plain
+    /// English, e.g. "If the train is late, then the concert is sold out." → French).
+    pub strong_function_words: f64,
 }
 
 impl Default for LangConfig {
@@ -61,6 +72,9 @@ impl Default for LangConfig {
             min_letters: 40,
             keep: vec!["eng".into()],
             reject_short: false,
+            min_function_words: 0.15,
+            other_confidence: 0.9,
+            strong_function_words: 0.3,
         }
     }
 }
@@ -74,6 +88,8 @@ pub enum Verdict {
         lang: &'static str,
         /// Confidence.
         score: f64,
+        /// `whatlang`, or `function-words` when the second opinion kept the row.
+        rule: &'static str,
     },
     /// Too little prose to judge.
     Short {
@@ -111,8 +127,27 @@ impl LangConfig {
         let score = round4(info.confidence());
         let wanted = self.keep.iter().any(|k| k == lang);
         if wanted && score >= self.threshold {
-            Verdict::Keep { lang, score }
-        } else if wanted {
+            return Verdict::Keep {
+                lang,
+                score,
+                rule: "whatlang",
+            };
+        }
+        // whatlang's confidence is the relative gap to the runner-up language, which stays low
+        // on plain, repetitive English; English function words settle those cases.
+        let english_wanted = self.keep.iter().any(|k| k == "eng");
+        let strong_other = !wanted && score >= self.other_confidence;
+        let fw = function_word_share(&prose);
+        let by_words = (self.min_function_words > 0.0 && !strong_other && fw >= self.min_function_words)
+            || (self.strong_function_words > 0.0 && fw >= self.strong_function_words);
+        if english_wanted && by_words {
+            return Verdict::Keep {
+                lang: "eng",
+                score,
+                rule: "function-words",
+            };
+        }
+        if wanted {
             Verdict::Reject {
                 lang,
                 score,
@@ -160,6 +195,33 @@ pub fn prose(text: &str) -> String {
     out
 }
 
+/// Frequent English function words, leaving out those that are also common words of the other
+/// major Latin-script languages (`a`, `in`, `on`, `die`, `was`, `also`, `over`, …); `is` and
+/// `of` (Dutch words too) stay because English uses them far more.
+pub const FUNCTION_WORDS: [&str; 72] = [
+    "the", "and", "to", "that", "it", "for", "with", "this", "are", "be", "from", "by", "or",
+    "not", "what", "which", "you", "your", "they", "their", "them", "have", "has", "had",
+    "there", "if", "does", "do", "would", "should", "could", "how", "many", "much", "than",
+    "then", "these", "those", "into", "its", "were", "been", "who", "why", "when", "where",
+    "can", "at", "as", "about", "after", "before", "because", "each", "every", "some", "more",
+    "most", "such", "only", "our", "we", "he", "she", "his", "her", "him", "my", "will", "just",
+    "of", "is",
+];
+
+/// Share of word tokens of `prose` that are English function words.
+pub fn function_word_share(prose: &str) -> f64 {
+    let mut words = 0usize;
+    let mut hits = 0usize;
+    for w in prose.split(|c: char| !c.is_alphabetic()).filter(|w| !w.is_empty()) {
+        words += 1;
+        let lw = w.to_lowercase();
+        if FUNCTION_WORDS.contains(&lw.as_str()) {
+            hits += 1;
+        }
+    }
+    if words == 0 { 0.0 } else { hits as f64 / words as f64 }
+}
+
 /// Heuristic for a line of source code outside a fence.
 fn looks_like_code(line: &str) -> bool {
     let t = line.trim();
@@ -174,6 +236,10 @@ fn looks_like_code(line: &str) -> bool {
         return true;
     }
     if t.ends_with(';') || t.ends_with('{') || t == "}" {
+        return true;
+    }
+    let json_like = (t.starts_with('{') && t.ends_with('}')) || (t.starts_with('[') && t.ends_with(']'));
+    if json_like && t.contains(':') {
         return true;
     }
     let total = t.chars().count();
@@ -227,14 +293,18 @@ pub fn run(args: &LangArgs, common: &CommonArgs) -> anyhow::Result<Option<Artifa
     let mut langs: BTreeMap<String, u64> = BTreeMap::new();
     let mut reasons: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut short = 0u64;
+    let mut by_function_words = 0u64;
     let rows_in = par_examples(
         &data_path,
         |_, mut ex: Example| {
             let verdict = cfg.judge(&format!("{}\n{}", ex.prompt_text(), ex.response_text()));
             let (keep, lang, reason) = match &verdict {
-                Verdict::Keep { lang, score } => {
+                Verdict::Keep { lang, score, rule } => {
                     ex.lang = Some((*lang).to_owned());
                     ex.lang_score = Some(*score);
+                    if *rule != "whatlang" {
+                        ex.meta.insert("lang_rule".into(), (*rule).into());
+                    }
                     (true, *lang, None)
                 }
                 Verdict::Short { letters } => {
@@ -254,6 +324,7 @@ pub fn run(args: &LangArgs, common: &CommonArgs) -> anyhow::Result<Option<Artifa
                 }
             };
             let short = matches!(verdict, Verdict::Short { .. });
+            let fw = matches!(verdict, Verdict::Keep { rule: "function-words", .. });
             let line = if keep {
                 to_line(&ex)?
             } else {
@@ -263,11 +334,12 @@ pub fn run(args: &LangArgs, common: &CommonArgs) -> anyhow::Result<Option<Artifa
                 })?
             };
             let kind = reason.as_deref().map(reason_kind);
-            Ok((keep, short, lang, kind, line))
+            Ok((keep, short, fw, lang, kind, line))
         },
-        |(keep, is_short, lang, kind, line)| {
+        |(keep, is_short, fw, lang, kind, line)| {
             *langs.entry(lang.to_owned()).or_default() += 1;
             short += u64::from(is_short);
+            by_function_words += u64::from(fw);
             if keep {
                 data.write_line(&line)
             } else {
@@ -286,12 +358,20 @@ pub fn run(args: &LangArgs, common: &CommonArgs) -> anyhow::Result<Option<Artifa
     } else {
         round4(eng as f64 / rows_in as f64)
     };
+    let judged = rows_in - short;
+    let english_share_judged = if judged == 0 {
+        0.0
+    } else {
+        round4(eng as f64 / judged as f64)
+    };
     tracing::info!(rows_in, kept, rejected = n_rejected, english_share, "language filter done");
     writer.set_metric("rows_in", rows_in);
     writer.set_metric("rows", kept);
     writer.set_metric("rows_rejected", n_rejected);
     writer.set_metric("rows_short_undetermined", short);
+    writer.set_metric("rows_kept_by_function_words", by_function_words);
     writer.set_metric("english_share", english_share);
+    writer.set_metric("english_share_of_judged", english_share_judged);
     writer.set_metric("langs", &langs);
     writer.set_metric("reject_reasons", &reasons);
     Ok(Some(writer.commit()?))
@@ -315,7 +395,7 @@ mod tests {
     fn english_french_german_spanish() {
         let cfg = LangConfig::default();
         let en = "Tom has 12 apples. He gives 5 to his sister and buys 8 more. How many apples does he have now?";
-        assert!(matches!(cfg.judge(en), Verdict::Keep { lang: "eng", .. }));
+        assert!(matches!(cfg.judge(en), Verdict::Keep { lang: "eng", rule: "whatlang", .. }));
         let fr = "Marie a douze pommes. Elle en donne cinq à son frère et en achète huit de plus. Combien de pommes a-t-elle maintenant ?";
         match cfg.judge(fr) {
             Verdict::Reject { lang, reason, .. } => {
@@ -326,6 +406,28 @@ mod tests {
         }
         let de = "Anna hat zwölf Äpfel. Sie gibt ihrem Bruder fünf und kauft acht weitere. Wie viele Äpfel hat sie jetzt?";
         assert!(matches!(cfg.judge(de), Verdict::Reject { lang: "deu", .. }));
+    }
+
+    #[test]
+    fn function_words_keep_plain_english_whatlang_is_unsure_about() {
+        // whatlang 0.18 puts this English text first as French or Catalan with low confidence.
+        let text = "If the concert is sold out, then Greta stays home. Greta does not stay home. Is it true that the concert is sold out? Answer yes, no, or unknown.";
+        let info = whatlang::detect(text).unwrap();
+        assert!(info.lang() != whatlang::Lang::Eng || info.confidence() < 0.5);
+        let cfg = LangConfig::default();
+        assert!(matches!(cfg.judge(text), Verdict::Keep { lang: "eng", rule: "function-words", .. }));
+        let off = LangConfig {
+            min_function_words: 0.0,
+            strong_function_words: 0.0,
+            ..LangConfig::default()
+        };
+        assert!(matches!(off.judge(text), Verdict::Reject { .. }));
+        let confident_french = "If the train is late, then the concert is sold out. If the concert is sold out, then Greta stays home. Greta does not stay home. Is it true that the train is late? Answer yes, no, or unknown.\nNot Greta stays home means the concert is not sold out (modus tollens). The concert is not sold out means the train is not late.\nAnswer: no";
+        let info = whatlang::detect(confident_french).unwrap();
+        assert_eq!((info.lang(), info.confidence() >= 0.9), (whatlang::Lang::Fra, true));
+        assert!(matches!(cfg.judge(confident_french), Verdict::Keep { lang: "eng", .. }));
+        assert!(function_word_share("the cat and the dog") > 0.5);
+        assert_eq!(function_word_share("le chat et le chien"), 0.0);
     }
 
     #[test]

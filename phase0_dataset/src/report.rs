@@ -31,7 +31,7 @@ pub fn bar_chart(title: &str, counts: &BTreeMap<String, u64>) -> String {
         esc(title),
         w = label_w + bar_w + 110.0
     );
-    for (i, (label, &n)) in items.iter().enumerate() {
+    for (i, &(label, &n)) in items.iter().enumerate() {
         let y = top + row_h * i as f64;
         let w = bar_w * n as f64 / max;
         let pct = if total == 0 { 0.0 } else { 100.0 * n as f64 / total as f64 };

@@ -30,7 +30,7 @@ pub struct SplitArgs {
     #[arg(long, value_name = "DIR")]
     pub input: PathBuf,
     /// Train, validation and test shares, comma-separated (default 0.9,0.05,0.05).
-    #[arg(long, value_delimiter = ',', num_args = 3)]
+    #[arg(long, value_delimiter = ',', value_name = "TRAIN,VALIDATION,TEST")]
     pub ratios: Option<Vec<f64>>,
 }
 
@@ -93,7 +93,10 @@ fn stratum_name(s: u16) -> &'static str {
 pub fn run(args: &SplitArgs, common: &CommonArgs) -> anyhow::Result<Option<Artifact>> {
     let mut cfg: SplitConfig = crate::config::section(common.config.as_deref(), "split")?;
     if let Some(r) = &args.ratios {
-        cfg.ratios = [r[0], r[1], r[2]];
+        let [train, val, test] = r[..] else {
+            bail!("--ratios takes three shares (train,validation,test), got {}", r.len());
+        };
+        cfg.ratios = [train, val, test];
     }
     let sum: f64 = cfg.ratios.iter().sum();
     if cfg.ratios.iter().any(|r| !(0.0..=1.0).contains(r)) || (sum - 1.0).abs() > 1e-6 {

@@ -270,11 +270,13 @@ pub fn compute(
         .find(|s| s.step == "dedup")
         .and_then(|s| {
             s.metrics
-                .get("dedup_rate")
+                .get("removed_rate")
+                .or_else(|| s.metrics.get("dedup_rate"))
                 .and_then(Value::as_f64)
                 .or_else(|| {
-                    let before = s.rows? + s.removed?;
-                    (before > 0).then(|| round4(s.removed? as f64 / before as f64))
+                    let removed = s.removed?;
+                    let before = s.rows? + removed;
+                    (before > 0).then(|| round4(removed as f64 / before as f64))
                 })
         });
     report.english_share = funnel

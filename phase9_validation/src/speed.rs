@@ -58,7 +58,7 @@ pub fn run(args: &SpeedArgs, common: &CommonArgs) -> Result<()> {
     let batch = TokenBatch::single(&ids)?;
     for run in 0..=args.repeats {
         let start = Instant::now();
-        model.forward_host(&batch, None)?;
+        model.forward_last(&batch, None)?;
         let prefill = ids.len() as f64 / start.elapsed().as_secs_f64();
         let config = GenerateConfig {
             max_new_tokens: args.new_tokens,

@@ -55,8 +55,8 @@ pub fn run(args: &BenchModelArgs) -> Result<()> {
         Command::new(cogumi_fetch::python())
             .arg(root.join("xtask/peers/bench_model.py"))
             .arg(model.dir())
-            .args(["--prompt-tokens", &args.prompt_tokens.to_string()])
-            .args(["--new-tokens", &args.new_tokens.to_string()])
+            .args(["--prefill", &args.prompt_tokens.to_string()])
+            .args(["--decode", &args.new_tokens.to_string()])
             .args(["--repeats", &args.repeats.to_string()]),
     )?;
     let peer: Value = serde_json::from_str(peer.trim().lines().last().unwrap_or("{}"))

@@ -42,7 +42,7 @@ use anyhow::Context;
 use clap::ArgAction;
 use serde::de::DeserializeOwned;
 
-pub use output::{Started, begin, emit_artifact, exit_code, print_plan};
+pub use output::{Started, begin, emit_artifact, exit_code, open_input, print_plan};
 pub use tracing_setup::{init_tracing, progress_bar};
 
 /// Log output format on stderr.

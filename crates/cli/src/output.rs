@@ -5,7 +5,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use cogumi_artifact::{Artifact, ArtifactWriter, Begin, InputRef, Plan, Producer};
+use cogumi_artifact::{Artifact, ArtifactWriter, Begin, InputRef, Plan, Producer, Verify};
 use serde::Serialize;
 
 use crate::CommonArgs;
@@ -47,6 +47,24 @@ pub fn begin(
         Begin::Exists(artifact) => Started::Exists(artifact),
         Begin::New(writer) => Started::New(writer),
     })
+}
+
+/// Opens an input artifact of `kind` given by `--input <dir>`, checking the kind first. With
+/// `--plan` only file sizes are checked (planning must stay cheap for multi-gigabyte models);
+/// otherwise every file's sha256 is verified.
+pub fn open_input(
+    common: &CommonArgs,
+    dir: &std::path::Path,
+    kind: &str,
+) -> anyhow::Result<Artifact> {
+    let context = || format!("opening input {}", dir.display());
+    let artifact = Artifact::open_with(dir, Verify::Sizes).with_context(context)?;
+    artifact.expect_kind(kind).with_context(context)?;
+    if common.plan {
+        Ok(artifact)
+    } else {
+        Artifact::open(dir).with_context(context)
+    }
 }
 
 /// Prints a plan as one JSON line on stdout.

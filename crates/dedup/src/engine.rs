@@ -12,7 +12,7 @@ use crate::cluster::{self, Edge};
 use crate::config::{DedupConfig, Doc, Rank};
 use crate::error::{Error, Result};
 use crate::lsh::LshParams;
-use crate::minhash::MinHasher;
+use crate::sketch::FastSketcher;
 use crate::normalize::{exact_hash, normalize};
 use crate::shingle::jaccard;
 use crate::store::Store;
@@ -32,7 +32,7 @@ pub(crate) struct Node {
 pub struct Deduper {
     config: DedupConfig,
     lsh: LshParams,
-    hasher: MinHasher,
+    sketcher: FastSketcher,
     /// Exact hash of the normalised text -> node.
     groups: HashMap<u128, u32>,
     nodes: Vec<Node>,
@@ -45,7 +45,7 @@ impl Deduper {
     /// A deduplicator with `config` (validated here).
     pub fn new(config: DedupConfig) -> Result<Self> {
         let lsh = config.resolve_lsh()?;
-        let hasher = MinHasher::new(lsh.used_perm(), config.seed);
+        let sketcher = FastSketcher::new(lsh.used_perm(), config.seed);
         let store = Store::new(lsh.bands, config.max_memory, config.spill_dir.clone());
         tracing::info!(
             bands = lsh.bands,
@@ -57,7 +57,7 @@ impl Deduper {
         Ok(Self {
             config,
             lsh,
-            hasher,
+            sketcher,
             groups: HashMap::new(),
             nodes: Vec::new(),
             node_of: Vec::new(),
@@ -121,16 +121,19 @@ impl Deduper {
             self.node_of.push(node);
         }
         let shingling = self.config.shingling;
-        let (hasher, lsh) = (&self.hasher, self.lsh);
+        let (sketcher, lsh) = (&self.sketcher, self.lsh);
         let sketches: Vec<(Vec<u64>, Vec<u64>)> = fresh
             .par_iter()
             .map_init(
-                || vec![0u32; hasher.num_perm()],
-                |sig, &i| {
-                    let set = shingling.shingle_set(&normalized[i].0);
+                || (vec![0u64; sketcher.len()], Vec::new()),
+                |(sig, scratch), &i| {
+                    // Raw shingle hashes (text order, repeats kept): the sketch ignores
+                    // repeats and verification sorts the few sets it compares.
+                    let mut set = Vec::new();
+                    shingling.shingle_hashes_into(&normalized[i].0, &mut set, scratch);
                     let mut keys = Vec::new();
                     if !set.is_empty() {
-                        hasher.signature_into(&set, sig);
+                        sketcher.sketch_into(&set, sig);
                         lsh.band_keys(sig, &mut keys);
                     }
                     (keys, set)
@@ -230,13 +233,21 @@ impl Deduper {
             .map_init(
                 || (Vec::new(), Vec::new()),
                 |(ba, bb), &(a, b)| -> Result<Option<Edge>> {
-                    let sa = reader.get(a, ba)?;
-                    let sb = reader.get(b, bb)?;
-                    let j = jaccard(sa, sb);
+                    let sa = sorted_set(reader.get(a, ba)?);
+                    let sb = sorted_set(reader.get(b, bb)?);
+                    let j = jaccard(&sa, &sb);
                     Ok((j >= threshold).then_some(Edge { a, b, jaccard: j }))
                 },
             )
             .collect::<Result<_>>()?;
         Ok(checked.into_iter().flatten().collect())
     }
+}
+
+/// A raw shingle-hash list as a sorted set.
+fn sorted_set(raw: &[u64]) -> Vec<u64> {
+    let mut v = raw.to_vec();
+    v.sort_unstable();
+    v.dedup();
+    v
 }

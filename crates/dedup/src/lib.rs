@@ -22,6 +22,7 @@ pub mod lsh;
 pub mod minhash;
 pub mod normalize;
 pub mod shingle;
+pub mod sketch;
 mod store;
 pub mod unionfind;
 
@@ -32,6 +33,7 @@ pub use lsh::LshParams;
 pub use minhash::MinHasher;
 pub use normalize::{exact_hash, normalize};
 pub use shingle::{ShingleKind, Shingling, jaccard};
+pub use sketch::FastSketcher;
 
 /// Why a row was removed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -68,11 +68,11 @@ impl LshParams {
     }
 
     /// The key of every band of `sig`: XXH3-64 of the band's rows (little-endian
-    /// `u32`s) seeded with the band index, so equal rows in different bands give
+    /// `u64`s) seeded with the band index, so equal rows in different bands give
     /// different keys.
-    pub fn band_keys(&self, sig: &[u32], out: &mut Vec<u64>) {
+    pub fn band_keys(&self, sig: &[u64], out: &mut Vec<u64>) {
         out.clear();
-        let mut buf = Vec::with_capacity(self.rows * 4);
+        let mut buf = Vec::with_capacity(self.rows * 8);
         for (band, rows) in sig.chunks_exact(self.rows).take(self.bands).enumerate() {
             buf.clear();
             for v in rows {

@@ -7,6 +7,7 @@
 //! non-breaking spaces), by case (`"Straße"` / `"STRASSE"`), by punctuation or by
 //! the amount and kind of whitespace normalise to the same string.
 
+use caseless::Caseless;
 use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 use xxhash_rust::xxh3::xxh3_128;
 
@@ -23,24 +24,75 @@ use xxhash_rust::xxh3::xxh3_128;
 ///    combining marks that are not alphabetic) is removed without leaving a space,
 ///    so `"don't"` and `"dont"` agree.
 ///
-/// Pure-ASCII input takes a byte-level fast path with the same result.
+/// ASCII characters take a fast path with the same result (the case-folding table
+/// is only consulted for non-ASCII characters).
 pub fn normalize(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    if text.is_ascii() {
-        fold_ascii(text, &mut out);
+    if let Some(out) = fold_if_nfkc(text) {
         return out;
     }
-    let nfkc: String = if is_nfkc_quick(text.chars()) == IsNormalized::Yes {
-        text.to_owned()
-    } else {
-        text.nfkc().collect()
-    };
-    let mut folded = caseless::default_case_fold_str(&nfkc);
-    if is_nfkc_quick(folded.chars()) != IsNormalized::Yes {
-        folded = folded.nfkc().collect();
+    let nfkc: String = text.nfkc().collect();
+    fold_if_nfkc(&nfkc).unwrap_or_else(|| {
+        // Unreachable in practice (NFKC output passes its own quick check), but stay total.
+        let mut out = Folder::with_capacity(nfkc.len());
+        fold_run(&nfkc, &mut out);
+        out.finish()
+    })
+}
+
+/// Steps 2-4 in one pass, or `None` when the text is not known to be in NFKC. ASCII bytes
+/// are NFKC-stable with combining class 0, so only the non-ASCII runs between them are
+/// quick-checked and case-folded.
+fn fold_if_nfkc(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Folder::with_capacity(text.len());
+    let mut i = 0;
+    let mut folded_non_ascii = false;
+    while i < bytes.len() {
+        if bytes[i] < 0x80 {
+            let end = bytes[i..]
+                .iter()
+                .position(|&b| b >= 0x80)
+                .map_or(bytes.len(), |p| i + p);
+            out.push_ascii_run(&bytes[i..end]);
+            i = end;
+            continue;
+        }
+        let end = bytes[i..]
+            .iter()
+            .position(|&b| b < 0x80)
+            .map_or(bytes.len(), |p| i + p);
+        let run = &text[i..end];
+        if is_nfkc_quick(run.chars()) != IsNormalized::Yes {
+            return None;
+        }
+        folded_non_ascii |= fold_run(run, &mut out);
+        i = end;
     }
-    fold_chars(&folded, &mut out);
-    out
+    let out = out.finish();
+    if folded_non_ascii && is_nfkc_quick(out.chars()) != IsNormalized::Yes {
+        // Folding left NFKC (e.g. Greek with iota subscript): normalise and fold again.
+        let again: String = out.nfkc().collect();
+        let mut redo = Folder::with_capacity(again.len());
+        fold_run(&again, &mut redo);
+        return Some(redo.finish());
+    }
+    Some(out)
+}
+
+/// Case-folds `run` into `out`; returns whether any character changed.
+fn fold_run(run: &str, out: &mut Folder) -> bool {
+    let mut changed = false;
+    for c in run.chars() {
+        if c.is_ascii() {
+            out.push_ascii(c as u8);
+        } else {
+            for f in std::iter::once(c).default_case_fold() {
+                changed |= f != c;
+                out.push(f);
+            }
+        }
+    }
+    changed
 }
 
 /// The 128-bit XXH3 hash of [`normalize`]`(text)`: the key of exact deduplication.
@@ -48,33 +100,105 @@ pub fn exact_hash(normalized: &str) -> u128 {
     xxh3_128(normalized.as_bytes())
 }
 
-fn fold_ascii(text: &str, out: &mut String) {
-    let mut pending_space = false;
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() {
-            if pending_space && !out.is_empty() {
-                out.push(' ');
-            }
-            pending_space = false;
-            out.push(char::from(b.to_ascii_lowercase()));
-        } else if b.is_ascii_whitespace() || b == 0x0b {
-            pending_space = true;
-        }
+/// ASCII byte classes: 0 dropped, 1 whitespace, otherwise the lower-cased byte.
+static ASCII_CLASS: [u8; 128] = {
+    let mut t = [0u8; 128];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_alphanumeric() {
+            c.to_ascii_lowercase()
+        } else if c.is_ascii_whitespace() || c == 0x0b {
+            1
+        } else {
+            0
+        };
+        b += 1;
     }
+    t
+};
+
+/// Applies steps 3 and 4 to already case-folded characters, writing UTF-8 into a
+/// pre-sized buffer so the ASCII path is branch-free.
+struct Folder {
+    buf: Vec<u8>,
+    n: usize,
+    pending_space: bool,
 }
 
-fn fold_chars(text: &str, out: &mut String) {
-    let mut pending_space = false;
-    for c in text.chars() {
-        if c.is_alphanumeric() {
-            if pending_space && !out.is_empty() {
-                out.push(' ');
-            }
-            pending_space = false;
-            out.push(c);
-        } else if c.is_whitespace() {
-            pending_space = true;
+impl Folder {
+    fn with_capacity(n: usize) -> Self {
+        Self {
+            buf: vec![0; n + 16],
+            n: 0,
+            pending_space: false,
         }
+    }
+
+    /// [`Folder::push_ascii`] over a run, with the state in locals (registers).
+    fn push_ascii_run(&mut self, run: &[u8]) {
+        if self.n + run.len() + 2 > self.buf.len() {
+            self.buf.resize(self.n + run.len() + 16, 0);
+        }
+        let (mut n, mut pending) = (self.n, self.pending_space);
+        let buf = &mut self.buf[..];
+        for &b in run {
+            let c = ASCII_CLASS[usize::from(b & 0x7f)];
+            let is_char = c > 1;
+            buf[n] = b' ';
+            n += usize::from(is_char & pending & (n > 0));
+            buf[n] = c;
+            n += usize::from(is_char);
+            pending = (pending | (c == 1)) & !is_char;
+        }
+        self.n = n;
+        self.pending_space = pending;
+    }
+
+    #[inline]
+    fn push_ascii(&mut self, b: u8) {
+        if self.n + 2 > self.buf.len() {
+            self.grow();
+        }
+        let c = ASCII_CLASS[usize::from(b & 0x7f)];
+        let is_char = c > 1;
+        let space = is_char & self.pending_space & (self.n > 0);
+        self.buf[self.n] = b' ';
+        self.n += usize::from(space);
+        self.buf[self.n] = c;
+        self.n += usize::from(is_char);
+        self.pending_space = (self.pending_space | (c == 1)) & !is_char;
+    }
+
+    #[inline]
+    fn push(&mut self, c: char) {
+        if c.is_ascii() {
+            // Folding never yields an uppercase ASCII letter, so this agrees.
+            self.push_ascii(c as u8);
+        } else if c.is_alphanumeric() {
+            if self.n + 8 > self.buf.len() {
+                self.grow();
+            }
+            if self.pending_space && self.n > 0 {
+                self.buf[self.n] = b' ';
+                self.n += 1;
+            }
+            self.pending_space = false;
+            self.n += c.encode_utf8(&mut self.buf[self.n..]).len();
+        } else if c.is_whitespace() {
+            self.pending_space = true;
+        }
+    }
+
+    fn grow(&mut self) {
+        let len = self.buf.len().max(8) * 2;
+        self.buf.resize(len, 0);
+    }
+
+    fn finish(mut self) -> String {
+        self.buf.truncate(self.n);
+        // Only whole UTF-8 sequences are ever written.
+        String::from_utf8(self.buf).expect("the folder writes valid UTF-8")
     }
 }
 
@@ -120,9 +244,12 @@ mod tests {
             "  x\u{b}y\r\nz\t",
             "A1 b2\u{c}C3 ...",
         ] {
-            let mut slow = String::new();
-            fold_chars(&caseless::default_case_fold_str(s), &mut slow);
-            assert_eq!(normalize(s), slow, "{s:?}");
+            // Reference: the whole-string case fold, then the same character rules.
+            let mut slow = Folder::with_capacity(s.len());
+            caseless::default_case_fold_str(s).chars().for_each(|c| slow.push(c));
+            assert_eq!(normalize(s), slow.finish(), "{s:?}");
+            // A non-ASCII character anywhere sends the whole text down the slow path.
+            assert_eq!(normalize(&format!("\u{c9} {s}")), format!("\u{e9} {}", normalize(s)));
         }
     }
 

@@ -49,41 +49,47 @@ impl Shingling {
 
     /// [`Shingling::shingle_set`] into a reused buffer (cleared first).
     pub fn shingle_set_into(&self, normalized: &str, out: &mut Vec<u64>) {
+        self.shingle_hashes_into(normalized, out, &mut Vec::new());
+        out.sort_unstable();
+        out.dedup();
+    }
+
+    /// The shingle hashes of `normalized` in text order, repeats included (a sketch
+    /// does not care; sort and deduplicate before [`jaccard`]). `scratch` is reused.
+    pub fn shingle_hashes_into(&self, normalized: &str, out: &mut Vec<u64>, scratch: &mut Vec<usize>) {
         out.clear();
         if normalized.is_empty() {
             return;
         }
         let n = self.n.max(1);
         let bytes = normalized.as_bytes();
+        let word = self.kind == ShingleKind::Word;
         // Start offset of every unit, plus the end of the text as a sentinel.
-        let mut starts: Vec<usize> = Vec::with_capacity(bytes.len() / 4 + 2);
-        match self.kind {
-            ShingleKind::Word => {
-                starts.push(0);
-                starts.extend(
-                    bytes
-                        .iter()
-                        .enumerate()
-                        .filter(|&(_, &b)| b == b' ')
-                        .map(|(i, _)| i + 1),
-                );
-            }
-            ShingleKind::Char => starts.extend(normalized.char_indices().map(|(i, _)| i)),
+        let starts = scratch;
+        starts.clear();
+        if word {
+            starts.push(0);
+            starts.extend(
+                bytes
+                    .iter()
+                    .enumerate()
+                    .filter(|&(_, &b)| b == b' ')
+                    .map(|(i, _)| i + 1),
+            );
+        } else {
+            starts.extend(normalized.char_indices().map(|(i, _)| i));
         }
         let units = starts.len();
-        starts.push(bytes.len() + usize::from(self.kind == ShingleKind::Word));
+        starts.push(bytes.len() + usize::from(word));
         if units <= n {
             out.push(xxh3_64(bytes));
             return;
         }
-        out.reserve(units + 1 - n);
-        for i in 0..=units - n {
+        out.extend((0..=units - n).map(|i| {
             // For words, the end excludes the separating space before the next word.
-            let end = starts[i + n] - usize::from(self.kind == ShingleKind::Word);
-            out.push(xxh3_64(&bytes[starts[i]..end]));
-        }
-        out.sort_unstable();
-        out.dedup();
+            let end = starts[i + n] - usize::from(word);
+            xxh3_64(&bytes[starts[i]..end])
+        }));
     }
 }
 
@@ -163,6 +169,14 @@ mod tests {
             assert_eq!(s.shingle_set(text), reference(text, s), "{text:?}");
         }
         assert_eq!(s.shingle_set("abcabc").len(), 3); // abc, bca, cab
+    }
+
+    #[test]
+    fn raw_hashes_are_in_text_order_with_repeats() {
+        let mut raw = Vec::new();
+        word(2).shingle_hashes_into("a b a b", &mut raw, &mut Vec::new());
+        let h = |s: &str| xxh3_64(s.as_bytes());
+        assert_eq!(raw, vec![h("a b"), h("b a"), h("a b")]);
     }
 
     #[test]

@@ -228,9 +228,16 @@ impl Store {
 /// it (probability 2^-64 per band) only makes that band skip one node.
 const NO_KEY: u64 = u64::MAX;
 
+/// Sorts by `(key, node)`: an unstable sort by key, then each run of equal keys (a bucket,
+/// almost always tiny) by node.
 fn sort_entries(entries: &mut [(u64, u32)]) {
     use rayon::slice::ParallelSliceMut;
-    entries.par_sort_unstable();
+    entries.par_sort_unstable_by_key(|e| e.0);
+    for run in entries.chunk_by_mut(|a, b| a.0 == b.0) {
+        if run.len() > 1 {
+            run.sort_unstable();
+        }
+    }
 }
 
 fn write_keys(spill: &mut Spill, keys: &[u64], node: u32) -> Result<()> {

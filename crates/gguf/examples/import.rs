@@ -14,7 +14,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(other) => return Err(format!("unknown dtype {other}").into()),
     };
     let t = std::time::Instant::now();
-    let report = cogumi_gguf::import_hf(&PathBuf::from(input), &PathBuf::from(out), &cogumi_gguf::ImportOptions { dtype })?;
+    let report = cogumi_gguf::import_hf(
+        &PathBuf::from(input),
+        &PathBuf::from(out),
+        &cogumi_gguf::ImportOptions { dtype },
+    )?;
     eprintln!("imported in {:.2?}", t.elapsed());
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())

@@ -9,8 +9,8 @@
 use serde_json::{Map, Value, json};
 
 use crate::error::{Error, Result};
+use crate::metadata::Metadata;
 use crate::names::LlamaTensor;
-use crate::reader::Metadata;
 
 /// transformers version whose `config.json` layout is reproduced.
 pub const TRANSFORMERS_VERSION: &str = "4.57.1";
@@ -57,27 +57,42 @@ impl LlamaHparams {
     pub fn from_metadata(md: &Metadata) -> Result<Self> {
         let arch = md.str("general.architecture")?;
         if arch != "llama" {
-            return Err(Error::Unsupported(format!("architecture {arch:?} (only llama is imported)")));
+            return Err(Error::Unsupported(format!(
+                "architecture {arch:?} (only llama is imported)"
+            )));
         }
         let k = |s: &str| format!("llama.{s}");
         let hidden = md.u64(&k("embedding_length"))?;
         let n_head = md.u64(&k("attention.head_count"))?;
         let n_kv = md.opt_u64(&k("attention.head_count_kv"))?.unwrap_or(n_head);
         if n_head == 0 || n_kv == 0 || n_head % n_kv != 0 {
-            return Err(Error::bad_key(&k("attention.head_count_kv"), format!("{n_kv} kv heads cannot serve {n_head} query heads")));
+            return Err(Error::bad_key(
+                &k("attention.head_count_kv"),
+                format!("{n_kv} kv heads cannot serve {n_head} query heads"),
+            ));
         }
         let key_len = md.opt_u64(&k("attention.key_length"))?;
         let rope_dim = md.opt_u64(&k("rope.dimension_count"))?;
         let head_dim = match (key_len, rope_dim) {
             (Some(a), Some(b)) if a != b => {
-                return Err(Error::Unsupported(format!("partial rotary embedding (key_length {a}, rope.dimension_count {b})")));
+                return Err(Error::Unsupported(format!(
+                    "partial rotary embedding (key_length {a}, rope.dimension_count {b})"
+                )));
             }
             (Some(d), _) | (None, Some(d)) => d,
             (None, None) if hidden % n_head == 0 => hidden / n_head,
-            (None, None) => return Err(Error::bad_key(&k("embedding_length"), format!("{hidden} is not divisible by {n_head} heads"))),
+            (None, None) => {
+                return Err(Error::bad_key(
+                    &k("embedding_length"),
+                    format!("{hidden} is not divisible by {n_head} heads"),
+                ));
+            }
         };
         if head_dim == 0 || head_dim % 2 != 0 {
-            return Err(Error::bad_key(&k("rope.dimension_count"), format!("head_dim {head_dim} must be even and non-zero")));
+            return Err(Error::bad_key(
+                &k("rope.dimension_count"),
+                format!("head_dim {head_dim} must be even and non-zero"),
+            ));
         }
         let vocab_size = match md.opt_u64(&k("vocab_size"))? {
             Some(v) => v,
@@ -86,7 +101,10 @@ impl LlamaHparams {
         let tok = |s: &str| md.opt_u64(&format!("tokenizer.ggml.{s}"));
         let eos = tok("eos_token_id")?;
         let mut extra_eos_ids = Vec::new();
-        for id in [tok("eot_token_id")?, tok("eom_token_id")?].into_iter().flatten() {
+        for id in [tok("eot_token_id")?, tok("eom_token_id")?]
+            .into_iter()
+            .flatten()
+        {
             if Some(id) != eos && !extra_eos_ids.contains(&id) {
                 extra_eos_ids.push(id);
             }
@@ -114,7 +132,10 @@ impl LlamaHparams {
     /// The HF (torch-order) shape the config implies for a tensor.
     pub fn expected_shape(&self, t: LlamaTensor) -> Vec<u64> {
         let (h, f, v) = (self.hidden_size, self.intermediate_size, self.vocab_size);
-        let (q, kv) = (self.num_attention_heads * self.head_dim, self.num_key_value_heads * self.head_dim);
+        let (q, kv) = (
+            self.num_attention_heads * self.head_dim,
+            self.num_key_value_heads * self.head_dim,
+        );
         match t {
             LlamaTensor::TokenEmbd | LlamaTensor::Output => vec![v, h],
             LlamaTensor::OutputNorm | LlamaTensor::AttnNorm(_) | LlamaTensor::FfnNorm(_) => vec![h],
@@ -153,7 +174,12 @@ impl LlamaHparams {
     ///
     /// `dtype` is the torch name of the stored weights (`float32`, ...); it is written both as
     /// `dtype` (transformers >= 4.56) and `torch_dtype` (older 4.x readers).
-    pub fn hf_config(&self, tie_word_embeddings: bool, rope_scaling: Option<&Value>, dtype: &str) -> Value {
+    pub fn hf_config(
+        &self,
+        tie_word_embeddings: bool,
+        rope_scaling: Option<&Value>,
+        dtype: &str,
+    ) -> Value {
         let opt = |v: Option<u64>| v.map_or(Value::Null, Value::from);
         let mut m = Map::new();
         m.insert("architectures".into(), json!(["LlamaForCausalLM"]));
@@ -167,18 +193,30 @@ impl LlamaHparams {
         m.insert("hidden_size".into(), json!(self.hidden_size));
         m.insert("initializer_range".into(), json!(0.02));
         m.insert("intermediate_size".into(), json!(self.intermediate_size));
-        m.insert("max_position_embeddings".into(), json!(self.max_position_embeddings));
+        m.insert(
+            "max_position_embeddings".into(),
+            json!(self.max_position_embeddings),
+        );
         m.insert("mlp_bias".into(), json!(false));
         m.insert("model_type".into(), json!("llama"));
-        m.insert("num_attention_heads".into(), json!(self.num_attention_heads));
+        m.insert(
+            "num_attention_heads".into(),
+            json!(self.num_attention_heads),
+        );
         m.insert("num_hidden_layers".into(), json!(self.num_hidden_layers));
-        m.insert("num_key_value_heads".into(), json!(self.num_key_value_heads));
+        m.insert(
+            "num_key_value_heads".into(),
+            json!(self.num_key_value_heads),
+        );
         if let Some(p) = self.pad_token_id {
             m.insert("pad_token_id".into(), json!(p));
         }
         m.insert("pretraining_tp".into(), json!(1));
         m.insert("rms_norm_eps".into(), json!(self.rms_norm_eps));
-        m.insert("rope_scaling".into(), rope_scaling.cloned().unwrap_or(Value::Null));
+        m.insert(
+            "rope_scaling".into(),
+            rope_scaling.cloned().unwrap_or(Value::Null),
+        );
         m.insert("rope_theta".into(), json!(self.rope_theta));
         m.insert("tie_word_embeddings".into(), json!(tie_word_embeddings));
         m.insert("torch_dtype".into(), json!(dtype));
@@ -198,7 +236,11 @@ impl LlamaHparams {
         if let Some(b) = self.bos_token_id {
             m.insert("bos_token_id".into(), json!(b));
         }
-        let eos: Vec<u64> = self.eos_token_id.into_iter().chain(self.extra_eos_ids.iter().copied()).collect();
+        let eos: Vec<u64> = self
+            .eos_token_id
+            .into_iter()
+            .chain(self.extra_eos_ids.iter().copied())
+            .collect();
         match eos.as_slice() {
             [] => {}
             [one] => {

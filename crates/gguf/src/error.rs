@@ -139,14 +139,23 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     pub(crate) fn tensor(tensor: &str, reason: impl Into<String>) -> Self {
-        Error::TensorInfo { tensor: tensor.to_string(), reason: reason.into() }
+        Error::TensorInfo {
+            tensor: tensor.to_string(),
+            reason: reason.into(),
+        }
     }
 
     pub(crate) fn bad_key(key: &str, reason: impl Into<String>) -> Self {
-        Error::BadKey { key: key.to_string(), reason: reason.into() }
+        Error::BadKey {
+            key: key.to_string(),
+            reason: reason.into(),
+        }
     }
 }

@@ -106,25 +106,44 @@ struct Planned<'a> {
 }
 
 /// Checks every tensor against the config and decides what each becomes.
-fn plan<'a>(file: &'a GgufFile, hp: &LlamaHparams) -> Result<(Vec<Planned<'a>>, bool, Option<&'a TensorInfo>)> {
+fn plan<'a>(
+    file: &'a GgufFile,
+    hp: &LlamaHparams,
+) -> Result<(Vec<Planned<'a>>, bool, Option<&'a TensorInfo>)> {
     let mut seen = BTreeMap::new();
     let mut rope_freqs = None;
     let mut planned = Vec::new();
     for info in &file.tensors {
-        let kind = LlamaTensor::from_gguf(&info.name).ok_or_else(|| Error::UnexpectedTensor(info.name.clone()))?;
-        if kind.layer().is_some_and(|l| l as u64 >= hp.num_hidden_layers) {
-            return Err(Error::UnexpectedTensor(format!("{} (block_count is {})", info.name, hp.num_hidden_layers)));
+        let kind = LlamaTensor::from_gguf(&info.name)
+            .ok_or_else(|| Error::UnexpectedTensor(info.name.clone()))?;
+        if kind
+            .layer()
+            .is_some_and(|l| l as u64 >= hp.num_hidden_layers)
+        {
+            return Err(Error::UnexpectedTensor(format!(
+                "{} (block_count is {})",
+                info.name, hp.num_hidden_layers
+            )));
         }
         let expected = hp.expected_shape(kind);
         let shape = info.shape();
         if shape != expected {
-            let label = kind.hf_name().map_or(info.name.clone(), |hf| format!("{} ({hf})", info.name));
-            return Err(Error::Shape { tensor: label, expected, actual: shape });
+            let label = kind
+                .hf_name()
+                .map_or(info.name.clone(), |hf| format!("{} ({hf})", info.name));
+            return Err(Error::Shape {
+                tensor: label,
+                expected,
+                actual: shape,
+            });
         }
         if !cogumi_quant::dequantize_supported().contains(&info.ty) {
             return Err(Error::Quant {
                 tensor: info.name.clone(),
-                source: cogumi_quant::Error::Unsupported { ty: info.ty, op: "dequantize" },
+                source: cogumi_quant::Error::Unsupported {
+                    ty: info.ty,
+                    op: "dequantize",
+                },
             });
         }
         seen.insert(kind.gguf_name(), ());
@@ -138,7 +157,12 @@ fn plan<'a>(file: &'a GgufFile, hp: &LlamaHparams) -> Result<(Vec<Planned<'a>>, 
             _ => None,
         };
         let hf_shape = shape.iter().map(|&d| d as usize).collect();
-        planned.push(Planned { info, hf_name, hf_shape, permute_heads });
+        planned.push(Planned {
+            info,
+            hf_name,
+            hf_shape,
+            permute_heads,
+        });
     }
     let tied = !seen.contains_key("output.weight");
     for t in hp.required_tensors(tied) {
@@ -153,27 +177,45 @@ fn plan<'a>(file: &'a GgufFile, hp: &LlamaHparams) -> Result<(Vec<Planned<'a>>, 
 fn convert(file: &GgufFile, p: &Planned<'_>, dtype: Dtype) -> Result<Vec<u8>> {
     let info = p.info;
     let row_len = info.row_len() as usize;
-    let n_rows = if row_len == 0 { 0 } else { info.n_elements as usize / row_len };
-    let src_row_bytes = info.ty.row_bytes(row_len).map_err(|source| Error::Quant { tensor: info.name.clone(), source })?;
+    let Some(n_rows) = (info.n_elements as usize)
+        .checked_div(row_len)
+        .filter(|&n| n > 0)
+    else {
+        return Ok(Vec::new());
+    };
+    let src_row_bytes = info.ty.row_bytes(row_len).map_err(|source| Error::Quant {
+        tensor: info.name.clone(),
+        source,
+    })?;
     let data = file.tensor_data(info);
     let source_row: Box<dyn Fn(usize) -> usize + Sync> = match p.permute_heads {
-        Some(n_head) => Box::new(gguf_row_for_hf_row(n_rows, n_head).map_err(|e| Error::tensor(&info.name, e.to_string()))?),
+        Some(n_head) => Box::new(
+            gguf_row_for_hf_row(n_rows, n_head)
+                .map_err(|e| Error::tensor(&info.name, e.to_string()))?,
+        ),
         None => Box::new(|r| r),
     };
     let out_row_bytes = row_len * dtype.size();
     let mut out = vec![0u8; n_rows * out_row_bytes];
     // Rows per task: enough work to amortise the scratch buffer, many tasks for balance.
     let rows_per_task = (65_536 / row_len.max(1)).max(1);
-    out.par_chunks_mut(out_row_bytes * rows_per_task).enumerate().try_for_each(|(task, chunk)| {
-        let mut row = vec![0f32; row_len];
-        for (i, dst) in chunk.chunks_exact_mut(out_row_bytes).enumerate() {
-            let s = source_row(task * rows_per_task + i);
-            let src = &data[s * src_row_bytes..(s + 1) * src_row_bytes];
-            cogumi_quant::dequantize(info.ty, src, &mut row).map_err(|source| Error::Quant { tensor: info.name.clone(), source })?;
-            encode(&row, dtype, dst);
-        }
-        Ok::<_, Error>(())
-    })?;
+    out.par_chunks_mut(out_row_bytes * rows_per_task)
+        .enumerate()
+        .try_for_each(|(task, chunk)| {
+            let mut row = vec![0f32; row_len];
+            for (i, dst) in chunk.chunks_exact_mut(out_row_bytes).enumerate() {
+                let s = source_row(task * rows_per_task + i);
+                let src = &data[s * src_row_bytes..(s + 1) * src_row_bytes];
+                cogumi_quant::dequantize(info.ty, src, &mut row).map_err(|source| {
+                    Error::Quant {
+                        tensor: info.name.clone(),
+                        source,
+                    }
+                })?;
+                encode(&row, dtype, dst);
+            }
+            Ok::<_, Error>(())
+        })?;
     Ok(out)
 }
 
@@ -216,7 +258,9 @@ impl safetensors::View for LazyTensor<'_> {
     }
 
     fn data(&self) -> Cow<'_, [u8]> {
-        let _span = tracing::debug_span!("convert", tensor = %self.plan.hf_name, ty = %self.plan.info.ty).entered();
+        let _span =
+            tracing::debug_span!("convert", tensor = %self.plan.hf_name, ty = %self.plan.info.ty)
+                .entered();
         match convert(self.file, &self.plan, self.dtype) {
             Ok(bytes) => Cow::Owned(bytes),
             Err(e) => {
@@ -234,7 +278,10 @@ impl safetensors::View for LazyTensor<'_> {
 }
 
 fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
-    let mut text = serde_json::to_string_pretty(value).map_err(|source| Error::Json { path: path.to_path_buf(), source })?;
+    let mut text = serde_json::to_string_pretty(value).map_err(|source| Error::Json {
+        path: path.to_path_buf(),
+        source,
+    })?;
     text.push('\n');
     std::fs::write(path, text).map_err(|e| Error::io(path, e))
 }
@@ -254,14 +301,22 @@ pub fn import_hf(gguf: &Path, out_dir: &Path, opts: &ImportOptions) -> Result<Im
     let tok = crate::tokenizer::build(md, hp.max_position_embeddings)?;
     let n_tokens = md.array("tokenizer.ggml.tokens")?.len() as u64;
     if n_tokens != hp.vocab_size {
-        return Err(Error::bad_key("llama.vocab_size", format!("{} but the tokenizer has {n_tokens} tokens", hp.vocab_size)));
+        return Err(Error::bad_key(
+            "llama.vocab_size",
+            format!("{} but the tokenizer has {n_tokens} tokens", hp.vocab_size),
+        ));
     }
 
     let rope_scaling = match (rope_freqs, &hp.rope_scaling) {
-        (Some(_), Some(_)) => return Err(Error::Unsupported("both rope_freqs.weight and rope scaling keys".into())),
+        (Some(_), Some(_)) => {
+            return Err(Error::Unsupported(
+                "both rope_freqs.weight and rope scaling keys".into(),
+            ));
+        }
         (Some(info), None) => {
             let factors = file.tensor_f32(info)?;
-            crate::rope::llama3_from_factors(&factors, hp.rope_theta, hp.head_dim as usize)?.map(|s| s.to_json())
+            crate::rope::llama3_from_factors(&factors, hp.rope_theta, hp.head_dim as usize)?
+                .map(|s| s.to_json())
         }
         (None, s) => s.clone(),
     };
@@ -280,7 +335,10 @@ pub fn import_hf(gguf: &Path, out_dir: &Path, opts: &ImportOptions) -> Result<Im
         files.push(name.to_string());
         Ok(())
     };
-    json_file("config.json", &hp.hf_config(tied, rope_scaling.as_ref(), opts.dtype.torch_name()))?;
+    json_file(
+        "config.json",
+        &hp.hf_config(tied, rope_scaling.as_ref(), opts.dtype.torch_name()),
+    )?;
     json_file("generation_config.json", &hp.generation_config())?;
     json_file("tokenizer.json", &tok.tokenizer)?;
     json_file("tokenizer_config.json", &tok.tokenizer_config)?;
@@ -290,12 +348,28 @@ pub fn import_hf(gguf: &Path, out_dir: &Path, opts: &ImportOptions) -> Result<Im
     let error = Mutex::new(None);
     let views: Vec<(String, LazyTensor<'_>)> = planned
         .into_iter()
-        .map(|p| (p.hf_name.clone(), LazyTensor { file: &file, plan: p, dtype: opts.dtype, error: &error }))
+        .map(|p| {
+            (
+                p.hf_name.clone(),
+                LazyTensor {
+                    file: &file,
+                    plan: p,
+                    dtype: opts.dtype,
+                    error: &error,
+                },
+            )
+        })
         .collect();
     let meta = std::collections::HashMap::from([("format".to_string(), "pt".to_string())]);
     {
-        let _span = tracing::info_span!("write_safetensors", path = %st_path.display(), n_tensors).entered();
-        safetensors::serialize_to_file(views, Some(meta), &st_path).map_err(|source| Error::Safetensors { path: st_path.clone(), source })?;
+        let _span = tracing::info_span!("write_safetensors", path = %st_path.display(), n_tensors)
+            .entered();
+        safetensors::serialize_to_file(views, Some(meta), &st_path).map_err(|source| {
+            Error::Safetensors {
+                path: st_path.clone(),
+                source,
+            }
+        })?;
     }
     if let Some(e) = error.into_inner().ok().flatten() {
         // Do not leave a checkpoint with zero-filled tensors behind.

@@ -12,6 +12,7 @@
 pub mod config;
 mod error;
 mod import;
+mod metadata;
 pub mod names;
 mod reader;
 pub mod rope;
@@ -22,6 +23,7 @@ mod writer;
 pub use cogumi_quant::GgmlType;
 pub use error::{Error, Result};
 pub use import::{Dtype, ImportOptions, ImportReport, import_hf};
-pub use reader::{DEFAULT_ALIGNMENT, GgufFile, Limits, MAX_DIMS, MAX_NAME_LEN, Metadata, TensorInfo};
+pub use metadata::Metadata;
+pub use reader::{DEFAULT_ALIGNMENT, GgufFile, Limits, MAX_DIMS, MAX_NAME_LEN, TensorInfo};
 pub use value::{Array, Value, ValueType};
 pub use writer::GgufWriter;

@@ -42,8 +42,16 @@ pub enum LlamaTensor {
 
 /// Global tensors: (kind, GGUF name, HF name). An empty HF name means "no HF tensor".
 const GLOBAL: &[(LlamaTensor, &str, &str)] = &[
-    (LlamaTensor::TokenEmbd, "token_embd.weight", "model.embed_tokens.weight"),
-    (LlamaTensor::OutputNorm, "output_norm.weight", "model.norm.weight"),
+    (
+        LlamaTensor::TokenEmbd,
+        "token_embd.weight",
+        "model.embed_tokens.weight",
+    ),
+    (
+        LlamaTensor::OutputNorm,
+        "output_norm.weight",
+        "model.norm.weight",
+    ),
     (LlamaTensor::Output, "output.weight", "lm_head.weight"),
     (LlamaTensor::RopeFreqs, "rope_freqs.weight", ""),
 ];
@@ -57,22 +65,55 @@ enum Row {
 /// Per-block tensors: (constructor, GGUF suffix after `blk.N.`, HF suffix after `model.layers.N.`).
 type Block = fn(usize) -> LlamaTensor;
 const BLOCK: &[(Block, &str, &str)] = &[
-    (LlamaTensor::AttnNorm, "attn_norm.weight", "input_layernorm.weight"),
-    (LlamaTensor::AttnQ, "attn_q.weight", "self_attn.q_proj.weight"),
-    (LlamaTensor::AttnK, "attn_k.weight", "self_attn.k_proj.weight"),
-    (LlamaTensor::AttnV, "attn_v.weight", "self_attn.v_proj.weight"),
-    (LlamaTensor::AttnOutput, "attn_output.weight", "self_attn.o_proj.weight"),
-    (LlamaTensor::FfnNorm, "ffn_norm.weight", "post_attention_layernorm.weight"),
-    (LlamaTensor::FfnGate, "ffn_gate.weight", "mlp.gate_proj.weight"),
+    (
+        LlamaTensor::AttnNorm,
+        "attn_norm.weight",
+        "input_layernorm.weight",
+    ),
+    (
+        LlamaTensor::AttnQ,
+        "attn_q.weight",
+        "self_attn.q_proj.weight",
+    ),
+    (
+        LlamaTensor::AttnK,
+        "attn_k.weight",
+        "self_attn.k_proj.weight",
+    ),
+    (
+        LlamaTensor::AttnV,
+        "attn_v.weight",
+        "self_attn.v_proj.weight",
+    ),
+    (
+        LlamaTensor::AttnOutput,
+        "attn_output.weight",
+        "self_attn.o_proj.weight",
+    ),
+    (
+        LlamaTensor::FfnNorm,
+        "ffn_norm.weight",
+        "post_attention_layernorm.weight",
+    ),
+    (
+        LlamaTensor::FfnGate,
+        "ffn_gate.weight",
+        "mlp.gate_proj.weight",
+    ),
     (LlamaTensor::FfnUp, "ffn_up.weight", "mlp.up_proj.weight"),
-    (LlamaTensor::FfnDown, "ffn_down.weight", "mlp.down_proj.weight"),
+    (
+        LlamaTensor::FfnDown,
+        "ffn_down.weight",
+        "mlp.down_proj.weight",
+    ),
 ];
 
 fn split_layer<'a>(name: &'a str, prefix: &str) -> Option<(usize, &'a str)> {
     let rest = name.strip_prefix(prefix)?;
     let (n, suffix) = rest.split_once('.')?;
     // Reject "01" and "+1": only the canonical spelling maps back to the same name.
-    if n.is_empty() || (n.len() > 1 && n.starts_with('0')) || !n.bytes().all(|b| b.is_ascii_digit()) {
+    if n.is_empty() || (n.len() > 1 && n.starts_with('0')) || !n.bytes().all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     Some((n.parse().ok()?, suffix))
@@ -109,7 +150,9 @@ impl LlamaTensor {
             FfnGate(l) => (l, 6),
             FfnUp(l) => (l, 7),
             FfnDown(l) => (l, 8),
-            global => return Row::Global(GLOBAL.iter().find(|g| g.0 == global).unwrap_or(&GLOBAL[0])),
+            global => {
+                return Row::Global(GLOBAL.iter().find(|g| g.0 == global).unwrap_or(&GLOBAL[0]));
+            }
         };
         Row::Block(layer, &BLOCK[i])
     }
@@ -162,8 +205,10 @@ fn gguf_from_hf_row(r: usize, head_dim: usize) -> usize {
 }
 
 fn check_heads(n_rows: usize, n_head: usize) -> Result<usize> {
-    if n_head == 0 || n_rows % n_head != 0 || (n_rows / n_head) % 2 != 0 {
-        return Err(Error::Unsupported(format!("cannot split {n_rows} rows into {n_head} heads of even size")));
+    if n_head == 0 || !n_rows.is_multiple_of(n_head) || !(n_rows / n_head).is_multiple_of(2) {
+        return Err(Error::Unsupported(format!(
+            "cannot split {n_rows} rows into {n_head} heads of even size"
+        )));
     }
     Ok(n_rows / n_head)
 }
@@ -190,10 +235,18 @@ pub fn permute_rows<T: Copy>(src: &[T], n_rows: usize, n_head: usize) -> Result<
     gather(src, n_rows, n_head, gguf_from_hf_row)
 }
 
-fn gather<T: Copy>(src: &[T], n_rows: usize, n_head: usize, from: fn(usize, usize) -> usize) -> Result<Vec<T>> {
+fn gather<T: Copy>(
+    src: &[T],
+    n_rows: usize,
+    n_head: usize,
+    from: fn(usize, usize) -> usize,
+) -> Result<Vec<T>> {
     let hd = check_heads(n_rows, n_head)?;
-    if n_rows == 0 || src.len() % n_rows != 0 {
-        return Err(Error::Unsupported(format!("{} elements do not form {n_rows} rows", src.len())));
+    if n_rows == 0 || !src.len().is_multiple_of(n_rows) {
+        return Err(Error::Unsupported(format!(
+            "{} elements do not form {n_rows} rows",
+            src.len()
+        )));
     }
     let row_len = src.len() / n_rows;
     let mut out = Vec::with_capacity(src.len());
@@ -210,15 +263,39 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for name in ["token_embd.weight", "output.weight", "output_norm.weight", "blk.0.attn_q.weight", "blk.29.ffn_down.weight", "blk.7.ffn_norm.weight"] {
+        for name in [
+            "token_embd.weight",
+            "output.weight",
+            "output_norm.weight",
+            "blk.0.attn_q.weight",
+            "blk.29.ffn_down.weight",
+            "blk.7.ffn_norm.weight",
+        ] {
             let t = LlamaTensor::from_gguf(name).unwrap();
             assert_eq!(t.gguf_name(), name);
             let hf = t.hf_name().unwrap();
             assert_eq!(LlamaTensor::from_hf(&hf), Some(t));
         }
-        assert_eq!(LlamaTensor::from_gguf("blk.3.attn_k.weight").unwrap().hf_name().unwrap(), "model.layers.3.self_attn.k_proj.weight");
-        assert_eq!(LlamaTensor::from_gguf("rope_freqs.weight").unwrap().hf_name(), None);
-        for bad in ["blk.01.attn_q.weight", "blk.x.attn_q.weight", "blk..attn_q.weight", "blk.0.attn_qq.weight", "token_embd"] {
+        assert_eq!(
+            LlamaTensor::from_gguf("blk.3.attn_k.weight")
+                .unwrap()
+                .hf_name()
+                .unwrap(),
+            "model.layers.3.self_attn.k_proj.weight"
+        );
+        assert_eq!(
+            LlamaTensor::from_gguf("rope_freqs.weight")
+                .unwrap()
+                .hf_name(),
+            None
+        );
+        for bad in [
+            "blk.01.attn_q.weight",
+            "blk.x.attn_q.weight",
+            "blk..attn_q.weight",
+            "blk.0.attn_qq.weight",
+            "token_embd",
+        ] {
             assert_eq!(LlamaTensor::from_gguf(bad), None, "{bad}");
         }
     }
@@ -232,7 +309,8 @@ mod tests {
             for j in 0..half {
                 for k in 0..2 {
                     for c in 0..cols {
-                        out[((h * half + j) * 2 + k) * cols + c] = w[((h * 2 + k) * half + j) * cols + c];
+                        out[((h * half + j) * 2 + k) * cols + c] =
+                            w[((h * 2 + k) * half + j) * cols + c];
                     }
                 }
             }

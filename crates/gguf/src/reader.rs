@@ -12,6 +12,7 @@ use std::path::Path;
 use cogumi_quant::GgmlType;
 
 use crate::error::{Error, Result};
+use crate::metadata::Metadata;
 use crate::value::{Array, Value, ValueType};
 
 /// The `GGUF` magic.
@@ -40,7 +41,13 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_tensors: 1 << 20, max_kv: 1 << 20, max_string: 1 << 26, max_array: 1 << 30, max_depth: 4 }
+        Limits {
+            max_tensors: 1 << 20,
+            max_kv: 1 << 20,
+            max_string: 1 << 26,
+            max_array: 1 << 30,
+            max_depth: 4,
+        }
     }
 }
 
@@ -70,96 +77,6 @@ impl TensorInfo {
     /// Row length (`ne[0]`), 1 for a scalar.
     pub fn row_len(&self) -> u64 {
         self.ne.first().copied().unwrap_or(1)
-    }
-}
-
-/// Ordered metadata with lookup by key.
-#[derive(Clone, Debug, Default)]
-pub struct Metadata {
-    entries: Vec<(String, Value)>,
-    index: HashMap<String, usize>,
-}
-
-impl Metadata {
-    /// Appends an entry; duplicate keys are an error, as in `gguf.cpp`.
-    pub fn insert(&mut self, key: String, value: Value) -> Result<()> {
-        if self.index.contains_key(&key) {
-            return Err(Error::DuplicateKey(key));
-        }
-        self.index.insert(key.clone(), self.entries.len());
-        self.entries.push((key, value));
-        Ok(())
-    }
-
-    /// The value of `key`.
-    pub fn get(&self, key: &str) -> Option<&Value> {
-        self.index.get(key).map(|&i| &self.entries[i].1)
-    }
-
-    /// Entries in file order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
-        self.entries.iter().map(|(k, v)| (k.as_str(), v))
-    }
-
-    /// Number of entries.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// Whether there are no entries.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    fn require(&self, key: &str) -> Result<&Value> {
-        self.get(key).ok_or_else(|| Error::MissingKey(key.to_string()))
-    }
-
-    /// A required non-negative integer of any width.
-    pub fn u64(&self, key: &str) -> Result<u64> {
-        let v = self.require(key)?;
-        v.as_u64().ok_or_else(|| Error::bad_key(key, format!("expected a non-negative integer, got {v}")))
-    }
-
-    /// An optional non-negative integer of any width.
-    pub fn opt_u64(&self, key: &str) -> Result<Option<u64>> {
-        self.get(key).map(|_| self.u64(key)).transpose()
-    }
-
-    /// A required `f32`/`f64`.
-    pub fn f64(&self, key: &str) -> Result<f64> {
-        let v = self.require(key)?;
-        v.as_f64().ok_or_else(|| Error::bad_key(key, format!("expected a float, got {v}")))
-    }
-
-    /// An optional `f32`/`f64`.
-    pub fn opt_f64(&self, key: &str) -> Result<Option<f64>> {
-        self.get(key).map(|_| self.f64(key)).transpose()
-    }
-
-    /// A required string.
-    pub fn str(&self, key: &str) -> Result<&str> {
-        let v = self.require(key)?;
-        v.as_str().ok_or_else(|| Error::bad_key(key, format!("expected a string, got {v}")))
-    }
-
-    /// An optional string.
-    pub fn opt_str(&self, key: &str) -> Result<Option<&str>> {
-        self.get(key).map(|_| self.str(key)).transpose()
-    }
-
-    /// An optional bool.
-    pub fn opt_bool(&self, key: &str) -> Result<Option<bool>> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) => v.as_bool().map(Some).ok_or_else(|| Error::bad_key(key, format!("expected a bool, got {v}"))),
-        }
-    }
-
-    /// A required array.
-    pub fn array(&self, key: &str) -> Result<&Array> {
-        let v = self.require(key)?;
-        v.as_array().ok_or_else(|| Error::bad_key(key, format!("expected an array, got {v}")))
     }
 }
 
@@ -231,7 +148,12 @@ impl GgufFile {
 
     fn parse(backing: Backing, limits: &Limits) -> Result<Self> {
         let header = parse_header(backing.bytes(), limits)?;
-        let by_name = header.tensors.iter().enumerate().map(|(i, t)| (t.name.clone(), i)).collect();
+        let by_name = header
+            .tensors
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name.clone(), i))
+            .collect();
         Ok(GgufFile {
             backing,
             version: header.version,
@@ -258,7 +180,10 @@ impl GgufFile {
     /// The tensor dequantised to `f32`, in ggml element order.
     pub fn tensor_f32(&self, info: &TensorInfo) -> Result<Vec<f32>> {
         cogumi_quant::dequantize_to_vec(info.ty, self.tensor_data(info), info.n_elements as usize)
-            .map_err(|source| Error::Quant { tensor: info.name.clone(), source })
+            .map_err(|source| Error::Quant {
+                tensor: info.name.clone(),
+                source,
+            })
     }
 
     /// The whole file.
@@ -296,7 +221,12 @@ impl<'a> Cursor<'a> {
 
     fn take(&mut self, n: u64, what: &dyn Fn() -> String) -> Result<&'a [u8]> {
         if n > self.remaining() {
-            return Err(Error::Truncated { what: what(), offset: self.pos as u64, need: n, available: self.remaining() });
+            return Err(Error::Truncated {
+                what: what(),
+                offset: self.pos as u64,
+                need: n,
+                available: self.remaining(),
+            });
         }
         let s = &self.buf[self.pos..self.pos + n as usize];
         self.pos += n as usize;
@@ -320,7 +250,11 @@ impl<'a> Cursor<'a> {
     fn string(&mut self, limits: &Limits, what: &dyn Fn() -> String) -> Result<String> {
         let len = self.u64(what)?;
         if len > limits.max_string {
-            return Err(Error::Limit { what: format!("length of {}", what()), value: len, max: limits.max_string });
+            return Err(Error::Limit {
+                what: format!("length of {}", what()),
+                value: len,
+                max: limits.max_string,
+            });
         }
         let offset = self.pos as u64;
         let bytes = self.take(len, what)?;
@@ -331,7 +265,12 @@ impl<'a> Cursor<'a> {
     fn check_count(&self, count: u64, min: u64, what: &dyn Fn() -> String) -> Result<()> {
         let need = count.saturating_mul(min);
         if need > self.remaining() {
-            return Err(Error::Truncated { what: what(), offset: self.pos as u64, need, available: self.remaining() });
+            return Err(Error::Truncated {
+                what: what(),
+                offset: self.pos as u64,
+                need,
+                available: self.remaining(),
+            });
         }
         Ok(())
     }
@@ -350,10 +289,18 @@ fn parse_header(buf: &[u8], limits: &Limits) -> Result<Header> {
     let n_tensors = c.u64(&|| "tensor count".into())?;
     let n_kv = c.u64(&|| "metadata count".into())?;
     if n_tensors > limits.max_tensors {
-        return Err(Error::Limit { what: "tensor count".into(), value: n_tensors, max: limits.max_tensors });
+        return Err(Error::Limit {
+            what: "tensor count".into(),
+            value: n_tensors,
+            max: limits.max_tensors,
+        });
     }
     if n_kv > limits.max_kv {
-        return Err(Error::Limit { what: "metadata count".into(), value: n_kv, max: limits.max_kv });
+        return Err(Error::Limit {
+            what: "metadata count".into(),
+            value: n_kv,
+            max: limits.max_kv,
+        });
     }
     // A KV entry takes at least 8 (key length) + 4 (type) + 1 bytes.
     c.check_count(n_kv, 13, &|| format!("{n_kv} metadata entries"))?;
@@ -362,7 +309,10 @@ fn parse_header(buf: &[u8], limits: &Limits) -> Result<Header> {
     for i in 0..n_kv {
         let key = c.string(limits, &|| format!("key of metadata entry {i}"))?;
         let type_id = c.u32(&|| format!("type of key {key}"))?;
-        let ty = ValueType::from_id(type_id).ok_or_else(|| Error::ValueType { key: key.clone(), type_id })?;
+        let ty = ValueType::from_id(type_id).ok_or_else(|| Error::ValueType {
+            key: key.clone(),
+            type_id,
+        })?;
         let value = read_value(&mut c, ty, &key, limits, 0)?;
         metadata.insert(key, value)?;
     }
@@ -389,23 +339,46 @@ fn parse_header(buf: &[u8], limits: &Limits) -> Result<Header> {
     let file_len = buf.len() as u64;
     for t in &tensors {
         if t.offset % alignment != 0 {
-            return Err(Error::tensor(&t.name, format!("offset {} is not a multiple of the alignment {alignment}", t.offset)));
+            return Err(Error::tensor(
+                &t.name,
+                format!(
+                    "offset {} is not a multiple of the alignment {alignment}",
+                    t.offset
+                ),
+            ));
         }
-        let end = data_offset.checked_add(t.offset).and_then(|s| s.checked_add(t.n_bytes));
+        let end = data_offset
+            .checked_add(t.offset)
+            .and_then(|s| s.checked_add(t.n_bytes));
         match end {
             Some(end) if end <= file_len => {}
             _ => {
                 return Err(Error::tensor(
                     &t.name,
-                    format!("data [{} + {}, {} bytes) lies outside the {file_len}-byte file", data_offset, t.offset, t.n_bytes),
+                    format!(
+                        "data [{} + {}, {} bytes) lies outside the {file_len}-byte file",
+                        data_offset, t.offset, t.n_bytes
+                    ),
                 ));
             }
         }
     }
-    Ok(Header { version, metadata, tensors, alignment, data_offset })
+    Ok(Header {
+        version,
+        metadata,
+        tensors,
+        alignment,
+        data_offset,
+    })
 }
 
-fn read_value(c: &mut Cursor<'_>, ty: ValueType, key: &str, limits: &Limits, depth: u32) -> Result<Value> {
+fn read_value(
+    c: &mut Cursor<'_>,
+    ty: ValueType,
+    key: &str,
+    limits: &Limits,
+    depth: u32,
+) -> Result<Value> {
     let what = || format!("value of key {key}");
     Ok(match ty {
         ValueType::U8 => Value::U8(c.array::<1>(&what)?[0]),
@@ -426,13 +399,24 @@ fn read_value(c: &mut Cursor<'_>, ty: ValueType, key: &str, limits: &Limits, dep
 
 fn read_array(c: &mut Cursor<'_>, key: &str, limits: &Limits, depth: u32) -> Result<Array> {
     if depth > limits.max_depth {
-        return Err(Error::Limit { what: format!("array nesting of key {key}"), value: depth.into(), max: limits.max_depth.into() });
+        return Err(Error::Limit {
+            what: format!("array nesting of key {key}"),
+            value: depth.into(),
+            max: limits.max_depth.into(),
+        });
     }
     let type_id = c.u32(&|| format!("array type of key {key}"))?;
-    let ty = ValueType::from_id(type_id).ok_or_else(|| Error::ValueType { key: key.to_string(), type_id })?;
+    let ty = ValueType::from_id(type_id).ok_or_else(|| Error::ValueType {
+        key: key.to_string(),
+        type_id,
+    })?;
     let n = c.u64(&|| format!("array length of key {key}"))?;
     if n > limits.max_array {
-        return Err(Error::Limit { what: format!("array length of key {key}"), value: n, max: limits.max_array });
+        return Err(Error::Limit {
+            what: format!("array length of key {key}"),
+            value: n,
+            max: limits.max_array,
+        });
     }
     let what = || format!("{n} array elements of key {key}");
     c.check_count(n, ty.min_size(), &what)?;
@@ -441,7 +425,12 @@ fn read_array(c: &mut Cursor<'_>, key: &str, limits: &Limits, depth: u32) -> Res
         ($t:ty, $v:ident) => {{
             const W: usize = std::mem::size_of::<$t>();
             let bytes = c.take((n * W) as u64, &what)?;
-            Array::$v(bytes.chunks_exact(W).map(|b| <$t>::from_le_bytes(b.try_into().unwrap_or([0; W]))).collect())
+            Array::$v(
+                bytes
+                    .chunks_exact(W)
+                    .map(|b| <$t>::from_le_bytes(b.try_into().unwrap_or([0; W])))
+                    .collect(),
+            )
         }};
     }
     Ok(match ty {
@@ -476,20 +465,31 @@ fn read_array(c: &mut Cursor<'_>, key: &str, limits: &Limits, depth: u32) -> Res
 fn read_tensor_info(c: &mut Cursor<'_>, i: u64, limits: &Limits) -> Result<TensorInfo> {
     let name = c.string(limits, &|| format!("name of tensor {i}"))?;
     if name.len() > MAX_NAME_LEN {
-        return Err(Error::tensor(&name, format!("name is {} bytes long, the limit is {MAX_NAME_LEN}", name.len())));
+        return Err(Error::tensor(
+            &name,
+            format!(
+                "name is {} bytes long, the limit is {MAX_NAME_LEN}",
+                name.len()
+            ),
+        ));
     }
     let n_dims = c.u32(&|| format!("n_dims of tensor {name}"))? as usize;
     if n_dims > MAX_DIMS {
-        return Err(Error::tensor(&name, format!("{n_dims} dimensions, at most {MAX_DIMS} allowed")));
+        return Err(Error::tensor(
+            &name,
+            format!("{n_dims} dimensions, at most {MAX_DIMS} allowed"),
+        ));
     }
     let mut ne = Vec::with_capacity(n_dims);
     for d in 0..n_dims {
         let v = i64::from_le_bytes(c.array(&|| format!("ne[{d}] of tensor {name}"))?);
-        let v = u64::try_from(v).map_err(|_| Error::tensor(&name, format!("negative dimension ne[{d}] = {v}")))?;
+        let v = u64::try_from(v)
+            .map_err(|_| Error::tensor(&name, format!("negative dimension ne[{d}] = {v}")))?;
         ne.push(v);
     }
     let type_id = c.u32(&|| format!("type of tensor {name}"))?;
-    let ty = GgmlType::from_id(type_id).ok_or_else(|| Error::tensor(&name, format!("unknown ggml type {type_id}")))?;
+    let ty = GgmlType::from_id(type_id)
+        .ok_or_else(|| Error::tensor(&name, format!("unknown ggml type {type_id}")))?;
     let offset = c.u64(&|| format!("offset of tensor {name}"))?;
 
     // ggml keeps element counts in int64_t.
@@ -501,10 +501,20 @@ fn read_tensor_info(c: &mut Cursor<'_>, i: u64, limits: &Limits) -> Result<Tenso
     let row = ne.first().copied().unwrap_or(1);
     let block = ty.block_size() as u64;
     if row % block != 0 {
-        return Err(Error::tensor(&name, format!("row length {row} is not a multiple of the {ty} block size {block}")));
+        return Err(Error::tensor(
+            &name,
+            format!("row length {row} is not a multiple of the {ty} block size {block}"),
+        ));
     }
     let n_bytes = (n_elements / block)
         .checked_mul(ty.type_size() as u64)
         .ok_or_else(|| Error::tensor(&name, format!("byte size of shape {ne:?} overflows")))?;
-    Ok(TensorInfo { name, ne, ty, offset, n_elements, n_bytes })
+    Ok(TensorInfo {
+        name,
+        ne,
+        ty,
+        offset,
+        n_elements,
+        n_bytes,
+    })
 }

@@ -13,7 +13,7 @@
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
-use crate::reader::Metadata;
+use crate::metadata::Metadata;
 
 /// Relative tolerance for "this factor is exactly 1 / exactly `factor`".
 const EXACT: f64 = 1e-6;
@@ -28,14 +28,21 @@ pub fn scaling_from_keys(md: &Metadata, arch: &str) -> Result<Option<Value>> {
     let ty = md.opt_str(&key("scaling.type"))?;
     let linear = md.opt_f64(&key("scale_linear"))?;
     match (ty, factor, linear) {
-        (None | Some("none"), _, Some(f)) if f != 1.0 => Ok(Some(json!({"factor": f, "rope_type": "linear"}))),
+        (None | Some("none"), _, Some(f)) if f != 1.0 => {
+            Ok(Some(json!({"factor": f, "rope_type": "linear"})))
+        }
         (None | Some("none"), _, _) => Ok(None),
         (Some("linear"), Some(f), _) => Ok(Some(json!({"factor": f, "rope_type": "linear"}))),
         (Some("yarn"), Some(f), _) => {
             let orig = md.u64(&key("scaling.original_context_length"))?;
-            Ok(Some(json!({"factor": f, "original_max_position_embeddings": orig, "rope_type": "yarn"})))
+            Ok(Some(
+                json!({"factor": f, "original_max_position_embeddings": orig, "rope_type": "yarn"}),
+            ))
         }
-        (Some(t), None, _) => Err(Error::MissingKey(format!("{} (for rope scaling type {t})", key("scaling.factor")))),
+        (Some(t), None, _) => Err(Error::MissingKey(format!(
+            "{} (for rope scaling type {t})",
+            key("scaling.factor")
+        ))),
         (Some(t), Some(_), _) => Err(Error::Unsupported(format!("rope scaling type {t}"))),
     }
 }
@@ -66,7 +73,8 @@ impl Llama3Scaling {
                 } else if w > lo_w {
                     self.factor
                 } else {
-                    let s = (l / w - self.low_freq_factor) / (self.high_freq_factor - self.low_freq_factor);
+                    let s = (l / w - self.low_freq_factor)
+                        / (self.high_freq_factor - self.low_freq_factor);
                     1.0 / ((1.0 - s) / self.factor + s)
                 }
             })
@@ -100,10 +108,18 @@ fn snap(v: f64, tol: f64) -> f64 {
 /// # Errors
 /// When fewer than two factors lie strictly between 1 and the largest factor (the parameters
 /// are then not determined), or when no Llama-3 parameters reproduce the factors.
-pub fn llama3_from_factors(factors: &[f32], theta: f64, head_dim: usize) -> Result<Option<Llama3Scaling>> {
+pub fn llama3_from_factors(
+    factors: &[f32],
+    theta: f64,
+    head_dim: usize,
+) -> Result<Option<Llama3Scaling>> {
     let bad = |why: String| Error::tensor("rope_freqs.weight", why);
     if factors.len() != head_dim / 2 {
-        return Err(bad(format!("{} factors for head_dim {head_dim} (expected {})", factors.len(), head_dim / 2)));
+        return Err(bad(format!(
+            "{} factors for head_dim {head_dim} (expected {})",
+            factors.len(),
+            head_dim / 2
+        )));
     }
     let f: Vec<f64> = factors.iter().map(|&x| f64::from(x)).collect();
     if f.iter().any(|x| !x.is_finite() || *x < 1.0 - EXACT) {
@@ -124,7 +140,10 @@ pub fn llama3_from_factors(factors: &[f32], theta: f64, head_dim: usize) -> Resu
         pts.push((s, 1.0 / w));
     }
     if pts.len() < 2 {
-        return Err(bad(format!("only {} smoothly scaled frequencies; cannot infer llama3 rope_scaling", pts.len())));
+        return Err(bad(format!(
+            "only {} smoothly scaled frequencies; cannot infer llama3 rope_scaling",
+            pts.len()
+        )));
     }
     // Least squares for (a, b) in y = a (1 - s) + b s.
     let (mut s11, mut s12, mut s22, mut r1, mut r2) = (0.0, 0.0, 0.0, 0.0, 0.0);
@@ -138,7 +157,9 @@ pub fn llama3_from_factors(factors: &[f32], theta: f64, head_dim: usize) -> Resu
     }
     let det = s11 * s22 - s12 * s12;
     if det.abs() < f64::MIN_POSITIVE {
-        return Err(bad("degenerate factors; cannot infer llama3 rope_scaling".into()));
+        return Err(bad(
+            "degenerate factors; cannot infer llama3 rope_scaling".into()
+        ));
     }
     let a = (r1 * s22 - r2 * s12) / det;
     let b = (s11 * r2 - s12 * r1) / det;
@@ -153,8 +174,15 @@ pub fn llama3_from_factors(factors: &[f32], theta: f64, head_dim: usize) -> Resu
         original_max_position_embeddings: l as u64,
     };
     let again = fitted.factors(theta, head_dim);
-    if let Some((i, (want, got))) = f.iter().zip(&again).enumerate().find(|(_, (w, g))| !close(**w, **g, CHECK)) {
-        return Err(bad(format!("fitted llama3 scaling {fitted:?} gives factor {got} at {i}, the file has {want}")));
+    if let Some((i, (want, got))) = f
+        .iter()
+        .zip(&again)
+        .enumerate()
+        .find(|(_, (w, g))| !close(**w, **g, CHECK))
+    {
+        return Err(bad(format!(
+            "fitted llama3 scaling {fitted:?} gives factor {got} at {i}, the file has {want}"
+        )));
     }
     Ok(Some(fitted))
 }
@@ -172,7 +200,12 @@ mod tests {
         // Llama-3.1-8B: theta 500000, head_dim 128, factor 8, low 1, high 4, L 8192.
         // Llama-3.2-1B: the same with factor 32.
         for factor in [8.0, 32.0] {
-            let p = Llama3Scaling { factor, low_freq_factor: 1.0, high_freq_factor: 4.0, original_max_position_embeddings: 8192 };
+            let p = Llama3Scaling {
+                factor,
+                low_freq_factor: 1.0,
+                high_freq_factor: 4.0,
+                original_max_position_embeddings: 8192,
+            };
             let f = as_f32(p.factors(500_000.0, 128));
             assert!(f.iter().filter(|&&x| x > 1.0 && x < factor as f32).count() >= 2);
             assert_eq!(llama3_from_factors(&f, 500_000.0, 128).unwrap(), Some(p));
@@ -182,14 +215,33 @@ mod tests {
     #[test]
     fn equivalent_parameters_are_normalised_to_low_freq_factor_one() {
         // (L, low, high) = (16384, 2, 8) has the same wavelength bounds as (8192, 1, 4).
-        let p = Llama3Scaling { factor: 8.0, low_freq_factor: 2.0, high_freq_factor: 8.0, original_max_position_embeddings: 16384 };
-        let got = llama3_from_factors(&as_f32(p.factors(500_000.0, 128)), 500_000.0, 128).unwrap().unwrap();
-        assert_eq!((got.original_max_position_embeddings, got.low_freq_factor, got.high_freq_factor), (8192, 1.0, 4.0));
+        let p = Llama3Scaling {
+            factor: 8.0,
+            low_freq_factor: 2.0,
+            high_freq_factor: 8.0,
+            original_max_position_embeddings: 16384,
+        };
+        let got = llama3_from_factors(&as_f32(p.factors(500_000.0, 128)), 500_000.0, 128)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (
+                got.original_max_position_embeddings,
+                got.low_freq_factor,
+                got.high_freq_factor
+            ),
+            (8192, 1.0, 4.0)
+        );
     }
 
     #[test]
     fn rejects_factors_off_schedule_and_accepts_all_ones() {
-        let p = Llama3Scaling { factor: 8.0, low_freq_factor: 1.0, high_freq_factor: 4.0, original_max_position_embeddings: 8192 };
+        let p = Llama3Scaling {
+            factor: 8.0,
+            low_freq_factor: 1.0,
+            high_freq_factor: 4.0,
+            original_max_position_embeddings: 8192,
+        };
         let mut f = as_f32(p.factors(500_000.0, 128));
         let i = f.iter().position(|&x| x > 1.0 && x < 8.0).unwrap();
         f[i] *= 1.01;

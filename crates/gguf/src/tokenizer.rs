@@ -17,7 +17,7 @@ use std::collections::HashSet;
 use serde_json::{Map, Value, json};
 
 use crate::error::{Error, Result};
-use crate::reader::Metadata;
+use crate::metadata::Metadata;
 
 /// llama.cpp token types (`llama_token_type` / `LLAMA_TOKEN_TYPE_*`).
 const TOKEN_CONTROL: i64 = 3;
@@ -44,8 +44,10 @@ impl PreTokenizer {
     /// Maps a `tokenizer.ggml.pre` value.
     pub fn from_gguf(pre: &str) -> Result<Self> {
         Ok(match pre {
-            "llama3" | "llama-v3" | "llama-bpe" | "falcon3" | "falcon-h1" | "pixtral" | "midm-2.0" | "lfm2" => Self::Llama3,
-            "smollm" | "starcoder" | "refact" | "command-r" | "codeshell" | "exaone" | "minerva" => Self::DigitsThenGpt2,
+            "llama3" | "llama-v3" | "llama-bpe" | "falcon3" | "falcon-h1" | "pixtral"
+            | "midm-2.0" | "lfm2" => Self::Llama3,
+            "smollm" | "starcoder" | "refact" | "command-r" | "codeshell" | "exaone"
+            | "minerva" => Self::DigitsThenGpt2,
             "gpt2" | "mpt" | "olmo" | "jais" => Self::Gpt2,
             "default" => {
                 // llama.cpp's DEFAULT type uses extra punctuation/number splits that HF has no
@@ -58,9 +60,7 @@ impl PreTokenizer {
     }
 
     fn json(self) -> Value {
-        let byte_level = |use_regex: bool| {
-            json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": use_regex})
-        };
+        let byte_level = |use_regex: bool| json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": use_regex});
         match self {
             Self::Llama3 => json!({"type": "Sequence", "pretokenizers": [
                 {"type": "Split", "pattern": {"Regex": LLAMA3_REGEX}, "behavior": "Isolated", "invert": false},
@@ -92,7 +92,10 @@ pub struct HfTokenizerFiles {
 
 fn token_id(md: &Metadata, key: &str, n: usize) -> Result<Option<usize>> {
     match md.opt_u64(key)? {
-        Some(id) if id as usize >= n => Err(Error::bad_key(key, format!("token id {id} is outside the {n}-token vocabulary"))),
+        Some(id) if id as usize >= n => Err(Error::bad_key(
+            key,
+            format!("token id {id} is outside the {n}-token vocabulary"),
+        )),
         Some(id) => Ok(Some(id as usize)),
         None => Ok(None),
     }
@@ -102,7 +105,9 @@ fn token_id(md: &Metadata, key: &str, n: usize) -> Result<Option<usize>> {
 pub fn build(md: &Metadata, model_max_length: u64) -> Result<HfTokenizerFiles> {
     let model = md.str("tokenizer.ggml.model")?;
     if model != "gpt2" {
-        return Err(Error::Unsupported(format!("tokenizer.ggml.model {model:?} (only byte-level BPE \"gpt2\" is imported)")));
+        return Err(Error::Unsupported(format!(
+            "tokenizer.ggml.model {model:?} (only byte-level BPE \"gpt2\" is imported)"
+        )));
     }
     let tokens = md
         .array("tokenizer.ggml.tokens")?
@@ -114,40 +119,77 @@ pub fn build(md: &Metadata, model_max_length: u64) -> Result<HfTokenizerFiles> {
         Some(_) => md
             .array("tokenizer.ggml.token_type")?
             .to_i64s()
-            .ok_or_else(|| Error::bad_key("tokenizer.ggml.token_type", "expected an integer array"))?,
+            .ok_or_else(|| {
+                Error::bad_key("tokenizer.ggml.token_type", "expected an integer array")
+            })?,
     };
     if types.len() != n {
-        return Err(Error::bad_key("tokenizer.ggml.token_type", format!("{} entries for {n} tokens", types.len())));
+        return Err(Error::bad_key(
+            "tokenizer.ggml.token_type",
+            format!("{} entries for {n} tokens", types.len()),
+        ));
     }
     let merges = md
         .array("tokenizer.ggml.merges")?
         .as_strings()
         .ok_or_else(|| Error::bad_key("tokenizer.ggml.merges", "expected an array of strings"))?;
-    let pre_name = md.opt_str("tokenizer.ggml.pre")?.unwrap_or("default").to_string();
+    let pre_name = md
+        .opt_str("tokenizer.ggml.pre")?
+        .unwrap_or("default")
+        .to_string();
     let pre = PreTokenizer::from_gguf(&pre_name)?;
 
     let mut vocab = Map::with_capacity(n);
     for (id, t) in tokens.iter().enumerate() {
         if vocab.insert(t.clone(), json!(id)).is_some() {
-            return Err(Error::Tokenizer(format!("token {t:?} appears twice (second time as id {id})")));
+            return Err(Error::Tokenizer(format!(
+                "token {t:?} appears twice (second time as id {id})"
+            )));
         }
     }
     let mut pairs = Vec::with_capacity(merges.len());
+    let mut dropped = 0usize;
     for (i, m) in merges.iter().enumerate() {
         // llama.cpp splits at the first space after the first character (`find(' ', 1)`).
-        let split = m.char_indices().skip(1).find(|&(_, c)| c == ' ').map(|(p, _)| p);
+        let split = m
+            .char_indices()
+            .skip(1)
+            .find(|&(_, c)| c == ' ')
+            .map(|(p, _)| p);
         let Some(p) = split else {
-            return Err(Error::Tokenizer(format!("merge {i} {m:?} has no separating space")));
+            return Err(Error::Tokenizer(format!(
+                "merge {i} {m:?} has no separating space"
+            )));
         };
-        pairs.push(json!([&m[..p], &m[p + 1..]]));
+        let (a, b) = (&m[..p], &m[p + 1..]);
+        // HF's BPE refuses merges whose parts or result are not tokens; such a merge can never
+        // produce a token in llama.cpp either, so it is dropped.
+        if !vocab.contains_key(a)
+            || !vocab.contains_key(b)
+            || !vocab.contains_key(&format!("{a}{b}"))
+        {
+            dropped += 1;
+            continue;
+        }
+        pairs.push(json!([a, b]));
+    }
+    if dropped > 0 {
+        tracing::warn!(
+            dropped,
+            "dropped merges whose parts or result are not in the vocabulary"
+        );
     }
 
     let bos = token_id(md, "tokenizer.ggml.bos_token_id", n)?;
     let eos = token_id(md, "tokenizer.ggml.eos_token_id", n)?;
     let unk = token_id(md, "tokenizer.ggml.unknown_token_id", n)?;
     let pad = token_id(md, "tokenizer.ggml.padding_token_id", n)?;
-    let add_bos = md.opt_bool("tokenizer.ggml.add_bos_token")?.unwrap_or(pre == PreTokenizer::Llama3);
-    let add_eos = md.opt_bool("tokenizer.ggml.add_eos_token")?.unwrap_or(false);
+    let add_bos = md
+        .opt_bool("tokenizer.ggml.add_bos_token")?
+        .unwrap_or(pre == PreTokenizer::Llama3);
+    let add_eos = md
+        .opt_bool("tokenizer.ggml.add_eos_token")?
+        .unwrap_or(false);
 
     let mut added = Vec::new();
     let mut added_decoder = Map::new();
@@ -178,12 +220,19 @@ pub fn build(md: &Metadata, model_max_length: u64) -> Result<HfTokenizerFiles> {
     }
 
     let name = |id: Option<usize>| id.map(|i| tokens[i].clone());
-    let post = post_processor(if add_bos { name(bos) } else { None }.zip(bos), if add_eos { name(eos) } else { None }.zip(eos));
+    let post = post_processor(
+        if add_bos { name(bos) } else { None }.zip(bos),
+        if add_eos { name(eos) } else { None }.zip(eos),
+    );
     if add_bos && bos.is_none() {
-        return Err(Error::MissingKey("tokenizer.ggml.bos_token_id (add_bos_token is true)".into()));
+        return Err(Error::MissingKey(
+            "tokenizer.ggml.bos_token_id (add_bos_token is true)".into(),
+        ));
     }
     if add_eos && eos.is_none() {
-        return Err(Error::MissingKey("tokenizer.ggml.eos_token_id (add_eos_token is true)".into()));
+        return Err(Error::MissingKey(
+            "tokenizer.ggml.eos_token_id (add_eos_token is true)".into(),
+        ));
     }
 
     let tokenizer = json!({
@@ -217,33 +266,60 @@ pub fn build(md: &Metadata, model_max_length: u64) -> Result<HfTokenizerFiles> {
     };
     put(&mut cfg, "add_bos_token", json!(add_bos));
     put(&mut cfg, "add_eos_token", json!(add_eos));
-    put(&mut cfg, "added_tokens_decoder", Value::Object(added_decoder));
+    put(
+        &mut cfg,
+        "added_tokens_decoder",
+        Value::Object(added_decoder),
+    );
     if let Some(t) = name(bos) {
         put(&mut cfg, "bos_token", json!(t));
     }
     if let Some(tpl) = md.opt_str("tokenizer.chat_template")? {
         put(&mut cfg, "chat_template", json!(tpl));
     }
-    put(&mut cfg, "clean_up_tokenization_spaces", json!(pre == PreTokenizer::Llama3));
+    put(
+        &mut cfg,
+        "clean_up_tokenization_spaces",
+        json!(pre == PreTokenizer::Llama3),
+    );
     if let Some(t) = name(eos) {
         put(&mut cfg, "eos_token", json!(t));
     }
-    put(&mut cfg, "model_input_names", json!(["input_ids", "attention_mask"]));
+    put(
+        &mut cfg,
+        "model_input_names",
+        json!(["input_ids", "attention_mask"]),
+    );
     put(&mut cfg, "model_max_length", json!(model_max_length));
     if let Some(t) = name(pad) {
         put(&mut cfg, "pad_token", json!(t));
     }
-    put(&mut cfg, "tokenizer_class", json!("PreTrainedTokenizerFast"));
+    put(
+        &mut cfg,
+        "tokenizer_class",
+        json!("PreTrainedTokenizerFast"),
+    );
     if let Some(t) = name(unk) {
         put(&mut cfg, "unk_token", json!(t));
     }
-    for (key, id) in [("bos_token", bos), ("eos_token", eos), ("pad_token", pad), ("unk_token", unk)] {
+    for (key, id) in [
+        ("bos_token", bos),
+        ("eos_token", eos),
+        ("pad_token", pad),
+        ("unk_token", unk),
+    ] {
         if let Some(t) = name(id) {
             map.insert(key.into(), json!(t));
         }
     }
     tracing::debug!(n_tokens = n, n_merges = merges.len(), n_special = specials.len(), pre = %pre_name, add_bos, "rebuilt tokenizer");
-    Ok(HfTokenizerFiles { tokenizer, tokenizer_config: Value::Object(cfg), special_tokens_map: Value::Object(map), pre, pre_name })
+    Ok(HfTokenizerFiles {
+        tokenizer,
+        tokenizer_config: Value::Object(cfg),
+        special_tokens_map: Value::Object(map),
+        pre,
+        pre_name,
+    })
 }
 
 /// `ByteLevel` (offsets only) when nothing is added; otherwise `ByteLevel` then a
@@ -276,10 +352,90 @@ fn post_processor(bos: Option<(String, usize)>, eos: Option<(String, usize)>) ->
     }
     let mut special = Map::new();
     for t in bos.iter().chain(eos.iter()) {
-        special.insert(t.0.clone(), json!({"id": t.0, "ids": [t.1], "tokens": [t.0]}));
+        special.insert(
+            t.0.clone(),
+            json!({"id": t.0, "ids": [t.1], "tokens": [t.0]}),
+        );
     }
     json!({"type": "Sequence", "processors": [
         byte_level,
         {"type": "TemplateProcessing", "single": single, "pair": pair, "special_tokens": special},
     ]})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::{Array, Value};
+
+    fn metadata(pre: &str, merges: &[&str], add_bos: Option<bool>) -> Metadata {
+        let tokens = ["<s>", "a", "b", "ab", "Ġ", "1", "2"]
+            .map(String::from)
+            .to_vec();
+        let mut md = Metadata::default();
+        md.insert("tokenizer.ggml.model".into(), "gpt2".into())
+            .unwrap();
+        md.insert("tokenizer.ggml.pre".into(), pre.into()).unwrap();
+        md.insert(
+            "tokenizer.ggml.tokens".into(),
+            Value::Array(Array::String(tokens)),
+        )
+        .unwrap();
+        md.insert(
+            "tokenizer.ggml.token_type".into(),
+            Value::Array(Array::I32(vec![3, 1, 1, 1, 1, 1, 1])),
+        )
+        .unwrap();
+        md.insert(
+            "tokenizer.ggml.merges".into(),
+            Value::Array(Array::String(
+                merges.iter().map(|m| m.to_string()).collect(),
+            )),
+        )
+        .unwrap();
+        md.insert("tokenizer.ggml.bos_token_id".into(), Value::U32(0))
+            .unwrap();
+        if let Some(b) = add_bos {
+            md.insert("tokenizer.ggml.add_bos_token".into(), Value::Bool(b))
+                .unwrap();
+        }
+        md
+    }
+
+    #[test]
+    fn merges_are_split_after_the_first_character_and_unusable_ones_dropped() {
+        let files = build(&metadata("smollm", &["a b", "b a", "Ġ 1"], None), 16).unwrap();
+        assert_eq!(files.tokenizer["model"]["merges"], json!([["a", "b"]]));
+        assert!(matches!(
+            build(&metadata("gpt2", &["ab"], None), 16),
+            Err(Error::Tokenizer(_))
+        ));
+    }
+
+    #[test]
+    fn pre_tokenizer_and_bos_follow_llama_cpp() {
+        let smol = build(&metadata("smollm", &[], None), 16).unwrap();
+        assert_eq!(smol.pre, PreTokenizer::DigitsThenGpt2);
+        assert_eq!(
+            smol.tokenizer["pre_tokenizer"]["pretokenizers"][0]["type"],
+            "Digits"
+        );
+        assert_eq!(smol.tokenizer["post_processor"]["type"], "ByteLevel");
+        let llama3 = build(&metadata("llama-bpe", &[], None), 16).unwrap();
+        assert_eq!(llama3.tokenizer["model"]["ignore_merges"], true);
+        assert_eq!(
+            llama3.tokenizer["post_processor"]["processors"][1]["single"][0]["SpecialToken"]["id"],
+            "<s>"
+        );
+        let no_bos = build(&metadata("llama-bpe", &[], Some(false)), 16).unwrap();
+        assert_eq!(no_bos.tokenizer["post_processor"]["type"], "ByteLevel");
+        assert_eq!(
+            build(&metadata("gpt2", &[], None), 16).unwrap().tokenizer["pre_tokenizer"]["type"],
+            "ByteLevel"
+        );
+        assert!(matches!(
+            build(&metadata("qwen2", &[], None), 16),
+            Err(Error::Unsupported(_))
+        ));
+    }
 }

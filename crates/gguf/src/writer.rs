@@ -34,7 +34,10 @@ pub struct GgufWriter {
 
 impl std::fmt::Debug for GgufWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GgufWriter").field("n_kv", &self.kvs.len()).field("n_tensors", &self.tensors.len()).finish()
+        f.debug_struct("GgufWriter")
+            .field("n_kv", &self.kvs.len())
+            .field("n_tensors", &self.tensors.len())
+            .finish()
     }
 }
 
@@ -59,27 +62,60 @@ impl GgufWriter {
     }
 
     /// Appends a tensor: `ne` in ggml order (row length first), `data` its encoded blocks.
-    pub fn add_tensor(&mut self, name: impl Into<String>, ty: GgmlType, ne: &[u64], data: Vec<u8>) -> Result<()> {
+    pub fn add_tensor(
+        &mut self,
+        name: impl Into<String>,
+        ty: GgmlType,
+        ne: &[u64],
+        data: Vec<u8>,
+    ) -> Result<()> {
         let name = name.into();
         if name.len() > MAX_NAME_LEN {
-            return Err(Error::tensor(&name, format!("name longer than {MAX_NAME_LEN} bytes")));
+            return Err(Error::tensor(
+                &name,
+                format!("name longer than {MAX_NAME_LEN} bytes"),
+            ));
         }
         if ne.len() > MAX_DIMS {
-            return Err(Error::tensor(&name, format!("{} dimensions, at most {MAX_DIMS} allowed", ne.len())));
+            return Err(Error::tensor(
+                &name,
+                format!("{} dimensions, at most {MAX_DIMS} allowed", ne.len()),
+            ));
         }
-        let n = ne.iter().try_fold(1u64, |a, &d| a.checked_mul(d)).and_then(|n| usize::try_from(n).ok());
-        let n = n.ok_or_else(|| Error::tensor(&name, format!("element count of {ne:?} overflows")))?;
+        let n = ne
+            .iter()
+            .try_fold(1u64, |a, &d| a.checked_mul(d))
+            .and_then(|n| usize::try_from(n).ok());
+        let n =
+            n.ok_or_else(|| Error::tensor(&name, format!("element count of {ne:?} overflows")))?;
         if ne.first().is_some_and(|&r| r % ty.block_size() as u64 != 0) {
-            return Err(Error::tensor(&name, format!("row length {} is not a multiple of the {ty} block size", ne[0])));
+            return Err(Error::tensor(
+                &name,
+                format!(
+                    "row length {} is not a multiple of the {ty} block size",
+                    ne[0]
+                ),
+            ));
         }
-        let want = ty.row_bytes(n).map_err(|source| Error::Quant { tensor: name.clone(), source })?;
+        let want = ty.row_bytes(n).map_err(|source| Error::Quant {
+            tensor: name.clone(),
+            source,
+        })?;
         if data.len() != want {
-            return Err(Error::tensor(&name, format!("{ty} {ne:?} needs {want} bytes, got {}", data.len())));
+            return Err(Error::tensor(
+                &name,
+                format!("{ty} {ne:?} needs {want} bytes, got {}", data.len()),
+            ));
         }
         if !self.names.insert(name.clone()) {
             return Err(Error::DuplicateTensor(name));
         }
-        self.tensors.push(PendingTensor { name, ty, ne: ne.to_vec(), data });
+        self.tensors.push(PendingTensor {
+            name,
+            ty,
+            ne: ne.to_vec(),
+            data,
+        });
         Ok(())
     }
 

@@ -6,7 +6,6 @@
 
 use std::time::Instant;
 
-use burn::tensor::Tensor;
 use serde::Serialize;
 use tracing::debug_span;
 
@@ -74,17 +73,6 @@ impl Generation {
     }
 }
 
-/// Last-position logits of `[1, T, vocab]` hidden states, as a host vector.
-fn last_logits(model: &Llama, hidden: Tensor<3>) -> Result<Vec<f32>> {
-    let [b, t, h] = hidden.dims();
-    let last = hidden.slice([0..b, t - 1..t, 0..h]);
-    model
-        .lm_head(last)
-        .into_data()
-        .to_vec::<f32>()
-        .map_err(|e| Error::Input(format!("reading logits: {e:?}")))
-}
-
 /// Generates up to `max_new_tokens` after `prompt`, calling `on_token` for each new token.
 pub fn generate(
     model: &Llama,
@@ -114,8 +102,7 @@ pub fn generate(
     let mut next_input = TokenBatch::single(prompt)?;
     for step in 0..config.max_new_tokens {
         let _span = debug_span!("decode_step", step).entered();
-        let hidden = model.forward_hidden(&next_input, Some(&mut cache))?;
-        let mut logits = last_logits(model, hidden)?;
+        let mut logits = model.forward_last(&next_input, Some(&mut cache))?.data;
         let tok = sampler.sample(&mut logits, &history);
         if step == 0 {
             prefill_secs = start.elapsed().as_secs_f64();

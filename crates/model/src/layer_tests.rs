@@ -26,7 +26,7 @@ fn linear(name: &str, device: &Device) -> Linear {
 }
 
 fn host<const D: usize>(x: Tensor<D>) -> Vec<f32> {
-    x.into_data().to_vec::<f32>().unwrap()
+    x.into_data().try_to_vec::<f32>().unwrap()
 }
 
 fn config(theta: f64, scaling: RopeScaling) -> LlamaConfig {

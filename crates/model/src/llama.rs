@@ -454,7 +454,23 @@ impl Llama {
         let [b, t, v] = logits.dims();
         let data = logits
             .into_data()
-            .to_vec::<f32>()
+            .try_to_vec::<f32>()
+            .map_err(|e| Error::Input(format!("reading logits: {e:?}")))?;
+        Ok(HostLogits { data, batch: b, seq: t, vocab: v })
+    }
+
+    /// Logits of each row's last position only (what prefill for generation needs).
+    ///
+    /// # Shapes
+    /// - returns host logits `[B, 1, vocab]`
+    pub fn forward_last(&self, batch: &TokenBatch, cache: Option<&mut KvCache>) -> Result<HostLogits> {
+        let h = self.forward_hidden(batch, cache)?;
+        let [b, t, d] = h.dims();
+        let logits = self.lm_head(h.slice([0..b, t - 1..t, 0..d]));
+        let [b, t, v] = logits.dims();
+        let data = logits
+            .into_data()
+            .try_to_vec::<f32>()
             .map_err(|e| Error::Input(format!("reading logits: {e:?}")))?;
         Ok(HostLogits { data, batch: b, seq: t, vocab: v })
     }

@@ -187,8 +187,8 @@ mod tests {
         let pos = Tensor::<2, Int>::from_data(TensorData::new(vec![0i64, 5, 7], [1, 3]), &device);
         let (cos, sin) = table.gather(pos);
         let y = apply(x.clone(), &cos, &sin);
-        let xv = x.clone().into_data().to_vec::<f32>().unwrap();
-        let yv = y.into_data().to_vec::<f32>().unwrap();
+        let xv = x.clone().into_data().try_to_vec::<f32>().unwrap();
+        let yv = y.into_data().try_to_vec::<f32>().unwrap();
         // Position 0 is the first 16 values of each head: unchanged.
         assert_eq!(&xv[..16], &yv[..16]);
         // Rotations preserve the norm of each (i, i + d/2) pair.

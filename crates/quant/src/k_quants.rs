@@ -27,7 +27,10 @@ pub fn get_scale_min_k4(j: usize, q: &[u8; K_SCALE_SIZE]) -> (u8, u8) {
     if j < 4 {
         (q[j] & 63, q[j + 4] & 63)
     } else {
-        ((q[j + 4] & 0x0f) | ((q[j - 4] >> 6) << 4), (q[j + 4] >> 4) | ((q[j] >> 6) << 4))
+        (
+            (q[j + 4] & 0x0f) | ((q[j - 4] >> 6) << 4),
+            (q[j + 4] >> 4) | ((q[j] >> 6) << 4),
+        )
     }
 }
 
@@ -38,7 +41,10 @@ fn scales_of(block: &[u8]) -> [u8; K_SCALE_SIZE] {
 }
 
 pub(crate) fn dequantize_q4_k(bytes: &[u8], out: &mut [f32]) {
-    for (block, y) in bytes.chunks_exact(Q4_K_BYTES).zip(out.chunks_exact_mut(QK_K)) {
+    for (block, y) in bytes
+        .chunks_exact(Q4_K_BYTES)
+        .zip(out.chunks_exact_mut(QK_K))
+    {
         let d = f16_at(block, 0);
         let min = f16_at(block, 2);
         let scales = scales_of(block);
@@ -59,7 +65,10 @@ pub(crate) fn dequantize_q4_k(bytes: &[u8], out: &mut [f32]) {
 }
 
 pub(crate) fn dequantize_q5_k(bytes: &[u8], out: &mut [f32]) {
-    for (block, y) in bytes.chunks_exact(Q5_K_BYTES).zip(out.chunks_exact_mut(QK_K)) {
+    for (block, y) in bytes
+        .chunks_exact(Q5_K_BYTES)
+        .zip(out.chunks_exact_mut(QK_K))
+    {
         let d = f16_at(block, 0);
         let min = f16_at(block, 2);
         let scales = scales_of(block);
@@ -84,14 +93,21 @@ pub(crate) fn dequantize_q5_k(bytes: &[u8], out: &mut [f32]) {
 }
 
 pub(crate) fn dequantize_q6_k(bytes: &[u8], out: &mut [f32]) {
-    for (block, y) in bytes.chunks_exact(Q6_K_BYTES).zip(out.chunks_exact_mut(QK_K)) {
+    for (block, y) in bytes
+        .chunks_exact(Q6_K_BYTES)
+        .zip(out.chunks_exact_mut(QK_K))
+    {
         let ql = &block[..QK_K / 2];
         let qh = &block[QK_K / 2..QK_K / 2 + QK_K / 4];
         let sc = &block[QK_K / 2 + QK_K / 4..QK_K / 2 + QK_K / 4 + QK_K / 16];
         let d = f16_at(block, Q6_K_BYTES - 2);
         // Two 128-value halves, each with 64 bytes of ql, 32 of qh and 8 scales.
         for (n, y) in y.chunks_exact_mut(128).enumerate() {
-            let (ql, qh, sc) = (&ql[64 * n..64 * n + 64], &qh[32 * n..32 * n + 32], &sc[8 * n..8 * n + 8]);
+            let (ql, qh, sc) = (
+                &ql[64 * n..64 * n + 64],
+                &qh[32 * n..32 * n + 32],
+                &sc[8 * n..8 * n + 8],
+            );
             for l in 0..32 {
                 let is = l / 16;
                 let q1 = ((ql[l] & 0x0f) | ((qh[l] & 3) << 4)) as i8 - 32;

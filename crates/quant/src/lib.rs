@@ -58,21 +58,25 @@ fn block_fn(ty: GgmlType) -> Result<BlockFn> {
         GgmlType::Q4_K => k_quants::dequantize_q4_k,
         GgmlType::Q5_K => k_quants::dequantize_q5_k,
         GgmlType::Q6_K => k_quants::dequantize_q6_k,
-        other => return Err(Error::Unsupported { ty: other, op: "dequantize" }),
+        other => {
+            return Err(Error::Unsupported {
+                ty: other,
+                op: "dequantize",
+            });
+        }
     })
 }
 
-/// Checks that `bytes` holds exactly the blocks for `n_values` elements of type `ty`.
+/// Checks that `n_bytes` is exactly the encoding of `n_values` elements of type `ty`.
 fn check_lengths(ty: GgmlType, n_bytes: usize, n_values: usize) -> Result<()> {
-    let block = ty.block_size();
-    if n_values % block != 0 {
-        return Err(Error::PartialBlock { ty, n_values, block_size: block });
-    }
-    let expected = (n_values / block)
-        .checked_mul(ty.type_size())
-        .ok_or(Error::Overflow { ty, n_values })?;
+    let expected = ty.row_bytes(n_values)?;
     if n_bytes != expected {
-        return Err(Error::LengthMismatch { ty, n_values, expected_bytes: expected, actual_bytes: n_bytes });
+        return Err(Error::LengthMismatch {
+            ty,
+            n_values,
+            expected_bytes: expected,
+            actual_bytes: n_bytes,
+        });
     }
     Ok(())
 }
@@ -125,7 +129,12 @@ pub fn quantize(ty: GgmlType, values: &[f32], out: &mut [u8]) -> Result<()> {
         GgmlType::Q8_0 => q8_0::quantize,
         GgmlType::Q4_0 => q4::quantize_q4_0,
         GgmlType::Q4_1 => q4::quantize_q4_1,
-        other => return Err(Error::Unsupported { ty: other, op: "quantize" }),
+        other => {
+            return Err(Error::Unsupported {
+                ty: other,
+                op: "quantize",
+            });
+        }
     };
     check_lengths(ty, out.len(), values.len())?;
     let (block, size) = (ty.block_size(), ty.type_size());
@@ -155,10 +164,24 @@ mod tests {
     fn wrong_lengths_are_errors() {
         let mut out = vec![0.0; 32];
         let err = dequantize(GgmlType::Q8_0, &[0u8; 33], &mut out).unwrap_err();
-        assert!(matches!(err, Error::LengthMismatch { expected_bytes: 34, actual_bytes: 33, .. }));
+        assert!(matches!(
+            err,
+            Error::LengthMismatch {
+                expected_bytes: 34,
+                actual_bytes: 33,
+                ..
+            }
+        ));
         let mut out = vec![0.0; 31];
         let err = dequantize(GgmlType::Q8_0, &[0u8; 34], &mut out).unwrap_err();
-        assert!(matches!(err, Error::PartialBlock { n_values: 31, block_size: 32, .. }));
+        assert!(matches!(
+            err,
+            Error::PartialBlock {
+                n_values: 31,
+                block_size: 32,
+                ..
+            }
+        ));
         let err = dequantize(GgmlType::IQ2_XXS, &[0u8; 66], &mut vec![0.0; 256]).unwrap_err();
         assert_eq!(err.to_string(), "dequantize is not supported for IQ2_XXS");
     }
@@ -174,11 +197,18 @@ mod tests {
             state ^= state >> 7;
             state ^= state << 17;
             // Keep the f16 scale finite: clear bit 6 of the high byte of d (exponent < 31).
-            *b = if i % 34 == 1 { (state as u8) & 0xbf } else { state as u8 };
+            *b = if i % 34 == 1 {
+                (state as u8) & 0xbf
+            } else {
+                state as u8
+            };
         }
         let par = dequantize_to_vec(GgmlType::Q8_0, &bytes, n_blocks * 32).unwrap();
         let mut scalar = vec![0.0f32; n_blocks * 32];
         q8_0::dequantize(&bytes, &mut scalar);
-        assert_eq!(par.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), scalar.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+        assert_eq!(
+            par.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            scalar.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+        );
     }
 }

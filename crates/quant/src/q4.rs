@@ -18,7 +18,10 @@ fn f16_at(b: &[u8], at: usize) -> f32 {
 }
 
 pub(crate) fn dequantize_q4_0(bytes: &[u8], out: &mut [f32]) {
-    for (block, y) in bytes.chunks_exact(Q4_0_BYTES).zip(out.chunks_exact_mut(QK4)) {
+    for (block, y) in bytes
+        .chunks_exact(Q4_0_BYTES)
+        .zip(out.chunks_exact_mut(QK4))
+    {
         let d = f16_at(block, 0);
         let (lo, hi) = y.split_at_mut(QK4 / 2);
         for ((&q, a), b) in block[2..].iter().zip(lo).zip(hi) {
@@ -29,7 +32,10 @@ pub(crate) fn dequantize_q4_0(bytes: &[u8], out: &mut [f32]) {
 }
 
 pub(crate) fn dequantize_q4_1(bytes: &[u8], out: &mut [f32]) {
-    for (block, y) in bytes.chunks_exact(Q4_1_BYTES).zip(out.chunks_exact_mut(QK4)) {
+    for (block, y) in bytes
+        .chunks_exact(Q4_1_BYTES)
+        .zip(out.chunks_exact_mut(QK4))
+    {
         let d = f16_at(block, 0);
         let m = f16_at(block, 2);
         let (lo, hi) = y.split_at_mut(QK4 / 2);
@@ -46,7 +52,10 @@ fn code(v: f32) -> u8 {
 }
 
 pub(crate) fn quantize_q4_0(values: &[f32], out: &mut [u8]) {
-    for (x, block) in values.chunks_exact(QK4).zip(out.chunks_exact_mut(Q4_0_BYTES)) {
+    for (x, block) in values
+        .chunks_exact(QK4)
+        .zip(out.chunks_exact_mut(Q4_0_BYTES))
+    {
         // The signed value of largest magnitude; the first one wins ties.
         let (mut amax, mut max) = (0.0f32, 0.0f32);
         for &v in x {
@@ -67,7 +76,10 @@ pub(crate) fn quantize_q4_0(values: &[f32], out: &mut [u8]) {
 }
 
 pub(crate) fn quantize_q4_1(values: &[f32], out: &mut [u8]) {
-    for (x, block) in values.chunks_exact(QK4).zip(out.chunks_exact_mut(Q4_1_BYTES)) {
+    for (x, block) in values
+        .chunks_exact(QK4)
+        .zip(out.chunks_exact_mut(Q4_1_BYTES))
+    {
         let (mut min, mut max) = (f32::MAX, -f32::MAX);
         for &v in x {
             if v < min {

@@ -12,7 +12,10 @@ pub(crate) const QK8_0: usize = 32;
 const BLOCK_BYTES: usize = 2 + QK8_0;
 
 pub(crate) fn dequantize(bytes: &[u8], out: &mut [f32]) {
-    for (block, y) in bytes.chunks_exact(BLOCK_BYTES).zip(out.chunks_exact_mut(QK8_0)) {
+    for (block, y) in bytes
+        .chunks_exact(BLOCK_BYTES)
+        .zip(out.chunks_exact_mut(QK8_0))
+    {
         let d = f16::from_bits(u16::from_le_bytes([block[0], block[1]])).to_f32();
         for (y, &q) in y.iter_mut().zip(&block[2..]) {
             *y = f32::from(q as i8) * d;
@@ -21,7 +24,10 @@ pub(crate) fn dequantize(bytes: &[u8], out: &mut [f32]) {
 }
 
 pub(crate) fn quantize(values: &[f32], out: &mut [u8]) {
-    for (x, block) in values.chunks_exact(QK8_0).zip(out.chunks_exact_mut(BLOCK_BYTES)) {
+    for (x, block) in values
+        .chunks_exact(QK8_0)
+        .zip(out.chunks_exact_mut(BLOCK_BYTES))
+    {
         let amax = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         let d = amax / 127.0;
         let id = if d != 0.0 { 1.0 / d } else { 0.0 };

@@ -101,7 +101,10 @@ impl GgmlType {
 
     /// Looks up a type by its ggml name (`"Q4_K"`, `"BF16"`, ...), case-insensitively.
     pub fn from_name(name: &str) -> Option<Self> {
-        TABLE.iter().find(|e| e.1.eq_ignore_ascii_case(name)).map(|e| e.0)
+        TABLE
+            .iter()
+            .find(|e| e.1.eq_ignore_ascii_case(name))
+            .map(|e| e.0)
     }
 
     /// The ggml id stored in GGUF tensor infos.
@@ -136,10 +139,19 @@ impl GgmlType {
     /// [`Error::Overflow`] when the byte count does not fit in `usize`.
     pub fn row_bytes(self, n: usize) -> Result<usize> {
         let block = self.block_size();
-        if n % block != 0 {
-            return Err(Error::PartialBlock { ty: self, n_values: n, block_size: block });
+        if !n.is_multiple_of(block) {
+            return Err(Error::PartialBlock {
+                ty: self,
+                n_values: n,
+                block_size: block,
+            });
         }
-        (n / block).checked_mul(self.type_size()).ok_or(Error::Overflow { ty: self, n_values: n })
+        (n / block)
+            .checked_mul(self.type_size())
+            .ok_or(Error::Overflow {
+                ty: self,
+                n_values: n,
+            })
     }
 }
 
@@ -158,14 +170,33 @@ mod tests {
         for (i, e) in TABLE.iter().enumerate() {
             assert_eq!(GgmlType::from_id(e.0 as u32), Some(e.0));
             assert_eq!(GgmlType::from_name(e.1), Some(e.0));
-            assert!(TABLE[i + 1..].iter().all(|o| o.0 != e.0 && o.1 != e.1), "duplicate row {}", e.1);
+            assert!(
+                TABLE[i + 1..].iter().all(|o| o.0 != e.0 && o.1 != e.1),
+                "duplicate row {}",
+                e.1
+            );
         }
         // Sizes that gguf.md and ggml-common.h state explicitly.
-        assert_eq!((GgmlType::Q8_0.block_size(), GgmlType::Q8_0.type_size()), (32, 34));
-        assert_eq!((GgmlType::Q4_K.block_size(), GgmlType::Q4_K.type_size()), (256, 144));
-        assert_eq!((GgmlType::Q5_K.block_size(), GgmlType::Q5_K.type_size()), (256, 176));
-        assert_eq!((GgmlType::Q6_K.block_size(), GgmlType::Q6_K.type_size()), (256, 210));
-        assert_eq!((GgmlType::Q8_K.block_size(), GgmlType::Q8_K.type_size()), (256, 292));
+        assert_eq!(
+            (GgmlType::Q8_0.block_size(), GgmlType::Q8_0.type_size()),
+            (32, 34)
+        );
+        assert_eq!(
+            (GgmlType::Q4_K.block_size(), GgmlType::Q4_K.type_size()),
+            (256, 144)
+        );
+        assert_eq!(
+            (GgmlType::Q5_K.block_size(), GgmlType::Q5_K.type_size()),
+            (256, 176)
+        );
+        assert_eq!(
+            (GgmlType::Q6_K.block_size(), GgmlType::Q6_K.type_size()),
+            (256, 210)
+        );
+        assert_eq!(
+            (GgmlType::Q8_K.block_size(), GgmlType::Q8_K.type_size()),
+            (256, 292)
+        );
         assert_eq!(GgmlType::Q4_1.type_size(), 20);
         assert_eq!(GgmlType::BF16.id(), 30);
         assert_eq!(GgmlType::from_id(4), None);
@@ -176,7 +207,13 @@ mod tests {
     fn row_bytes_checks_blocks_and_overflow() {
         assert_eq!(GgmlType::Q4_1.row_bytes(576).unwrap(), 18 * 20);
         assert_eq!(GgmlType::F32.row_bytes(3).unwrap(), 12);
-        assert!(matches!(GgmlType::Q6_K.row_bytes(576), Err(Error::PartialBlock { .. })));
-        assert!(matches!(GgmlType::F64.row_bytes(usize::MAX), Err(Error::Overflow { .. })));
+        assert!(matches!(
+            GgmlType::Q6_K.row_bytes(576),
+            Err(Error::PartialBlock { .. })
+        ));
+        assert!(matches!(
+            GgmlType::F64.row_bytes(usize::MAX),
+            Err(Error::Overflow { .. })
+        ));
     }
 }

@@ -7,14 +7,22 @@ use std::path::PathBuf;
 use cogumi_quant::{GgmlType, dequantize_to_vec, quantize_to_vec};
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/quant").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/quant")
+        .join(name);
     std::fs::read(&path).unwrap_or_else(|e| {
-        panic!("fixture {} unreadable ({e}); run `python fixtures/gen/quant_blocks.py`", path.display())
+        panic!(
+            "fixture {} unreadable ({e}); run `python fixtures/gen/quant_blocks.py`",
+            path.display()
+        )
     })
 }
 
 fn f32s(bytes: &[u8]) -> Vec<f32> {
-    bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
 }
 
 /// Same bits, or both NaN (NaN payloads are not part of the contract).
@@ -25,7 +33,11 @@ fn same(a: f32, b: f32) -> bool {
 fn check_dequant(ty: GgmlType) {
     let blocks = fixture(&format!("{ty}.blocks.bin"));
     let expected = f32s(&fixture(&format!("{ty}.f32.bin")));
-    assert_eq!(blocks.len() / ty.type_size() * ty.block_size(), expected.len(), "{ty}: fixture sizes disagree");
+    assert_eq!(
+        blocks.len() / ty.type_size() * ty.block_size(),
+        expected.len(),
+        "{ty}: fixture sizes disagree"
+    );
     let got = dequantize_to_vec(ty, &blocks, expected.len()).unwrap();
     let bad: Vec<String> = got
         .chunks(ty.block_size())
@@ -36,7 +48,13 @@ fn check_dequant(ty: GgmlType) {
             Some(format!("block {i} element {j}: got {} want {}", g[j], e[j]))
         })
         .collect();
-    assert!(bad.is_empty(), "{ty}: {} of {} blocks differ:\n{}", bad.len(), expected.len() / ty.block_size(), bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "{ty}: {} of {} blocks differ:\n{}",
+        bad.len(),
+        expected.len() / ty.block_size(),
+        bad.join("\n")
+    );
 }
 
 #[test]
@@ -91,7 +109,12 @@ fn check_quant(ty: GgmlType) {
         .filter(|(_, (g, e))| g != e)
         .map(|(i, (g, e))| format!("block {i}: got {g:02x?}\n          want {e:02x?}"))
         .collect();
-    assert!(bad.is_empty(), "{ty}: {} blocks differ:\n{}", bad.len(), bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "{ty}: {} blocks differ:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
 }
 
 #[test]
@@ -132,7 +155,10 @@ fn quantize_then_dequantize_q8_0_is_close() {
             continue; // d overflows / underflows f16: no error bound
         }
         for (a, b) in xb.iter().zip(yb) {
-            assert!((a - b).abs() <= amax / 127.0 * 0.51 + amax * 2e-3, "{a} vs {b}");
+            assert!(
+                (a - b).abs() <= amax / 127.0 * 0.51 + amax * 2e-3,
+                "{a} vs {b}"
+            );
         }
     }
 }

@@ -29,7 +29,11 @@ pub struct Message {
 impl Message {
     /// A message with `role` and text `content`.
     pub fn new(role: impl Into<String>, content: impl Into<String>) -> Self {
-        Self { role: role.into(), content: Some(content.into()), extra: Map::new() }
+        Self {
+            role: role.into(),
+            content: Some(content.into()),
+            extra: Map::new(),
+        }
     }
 
     /// A system message.
@@ -77,7 +81,11 @@ pub struct ChatRequest {
 impl ChatRequest {
     /// A request over `messages` with no tools or extra variables.
     pub fn new(messages: Vec<Message>, add_generation_prompt: bool) -> Self {
-        Self { messages, add_generation_prompt, ..Self::default() }
+        Self {
+            messages,
+            add_generation_prompt,
+            ..Self::default()
+        }
     }
 }
 
@@ -144,7 +152,10 @@ impl SpecialTokens {
             }
         }
         if !self.additional.is_empty() {
-            vars.push(("additional_special_tokens".to_string(), minijinja::Value::from(self.additional.clone())));
+            vars.push((
+                "additional_special_tokens".to_string(),
+                minijinja::Value::from(self.additional.clone()),
+            ));
         }
         for (name, token) in &self.extra {
             if !token.is_empty() {
@@ -179,8 +190,14 @@ impl ChatTemplate {
         let name = name.into();
         let source = source.into();
         let mut env = jinja::environment(None);
-        env.add_template_owned(name.clone(), source.clone()).map_err(|e| template_error(&name, e, true))?;
-        Ok(Self { env, name, source, special: SpecialTokens::default() })
+        env.add_template_owned(name.clone(), source.clone())
+            .map_err(|e| template_error(&name, e, true))?;
+        Ok(Self {
+            env,
+            name,
+            source,
+            special: SpecialTokens::default(),
+        })
     }
 
     /// Sets the special-token variables (`bos_token`, `eos_token`, ...).
@@ -213,17 +230,34 @@ impl ChatTemplate {
 
     /// Renders the template over `request`.
     pub fn render(&self, request: &ChatRequest) -> Result<String> {
-        let template = self.env.get_template(&self.name).map_err(|e| template_error(&self.name, e, false))?;
+        let template = self
+            .env
+            .get_template(&self.name)
+            .map_err(|e| template_error(&self.name, e, false))?;
         let mut vars: Vec<(String, minijinja::Value)> = vec![
-            ("messages".to_string(), minijinja::Value::from_serialize(&request.messages)),
-            ("tools".to_string(), minijinja::Value::from_serialize(&request.tools)),
-            ("documents".to_string(), minijinja::Value::from_serialize(&request.documents)),
-            ("add_generation_prompt".to_string(), minijinja::Value::from(request.add_generation_prompt)),
+            (
+                "messages".to_string(),
+                minijinja::Value::from_serialize(&request.messages),
+            ),
+            (
+                "tools".to_string(),
+                minijinja::Value::from_serialize(&request.tools),
+            ),
+            (
+                "documents".to_string(),
+                minijinja::Value::from_serialize(&request.documents),
+            ),
+            (
+                "add_generation_prompt".to_string(),
+                minijinja::Value::from(request.add_generation_prompt),
+            ),
         ];
         vars.extend(self.special.variables());
         for (key, value) in &request.extra {
             if RESERVED.contains(&key.as_str()) {
-                return Err(Error::Request(format!("extra variable {key:?} collides with a variable the renderer sets")));
+                return Err(Error::Request(format!(
+                    "extra variable {key:?} collides with a variable the renderer sets"
+                )));
             }
             let value = minijinja::Value::from_serialize(value);
             match vars.iter_mut().find(|(k, _)| k == key) {
@@ -232,7 +266,9 @@ impl ChatTemplate {
             }
         }
         let ctx: minijinja::Value = vars.into_iter().collect();
-        template.render(ctx).map_err(|e| template_error(&self.name, e, false))
+        template
+            .render(ctx)
+            .map_err(|e| template_error(&self.name, e, false))
     }
 }
 
@@ -241,7 +277,11 @@ fn template_error(name: &str, err: minijinja::Error, syntax: bool) -> Error {
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&err);
     while let Some(s) = source {
         if let Some(raised) = s.downcast_ref::<Raised>() {
-            return Error::TemplateRaised { name: name.to_string(), line, message: raised.0.clone() };
+            return Error::TemplateRaised {
+                name: name.to_string(),
+                line,
+                message: raised.0.clone(),
+            };
         }
         source = s.source();
     }
@@ -250,9 +290,17 @@ fn template_error(name: &str, err: minijinja::Error, syntax: bool) -> Error {
         None => err.kind().to_string(),
     };
     if syntax || err.kind() == minijinja::ErrorKind::SyntaxError {
-        Error::TemplateSyntax { name: name.to_string(), line, message }
+        Error::TemplateSyntax {
+            name: name.to_string(),
+            line,
+            message,
+        }
     } else {
-        Error::TemplateRender { name: name.to_string(), line, message }
+        Error::TemplateRender {
+            name: name.to_string(),
+            line,
+            message,
+        }
     }
 }
 
@@ -263,30 +311,62 @@ mod tests {
     #[test]
     fn raise_exception_is_its_own_error_with_line() {
         let t = ChatTemplate::named("t.jinja", "{% if messages[0].role != 'user' %}\n{{ raise_exception('first must be user') }}\n{% endif %}ok").unwrap();
-        let err = t.render(&ChatRequest::new(vec![Message::assistant("x")], false)).unwrap_err();
+        let err = t
+            .render(&ChatRequest::new(vec![Message::assistant("x")], false))
+            .unwrap_err();
         match &err {
-            Error::TemplateRaised { name, line, message } => {
-                assert_eq!((name.as_str(), *line, message.as_str()), ("t.jinja", Some(2), "first must be user"));
+            Error::TemplateRaised {
+                name,
+                line,
+                message,
+            } => {
+                assert_eq!(
+                    (name.as_str(), *line, message.as_str()),
+                    ("t.jinja", Some(2), "first must be user")
+                );
             }
             other => panic!("unexpected {other:?}"),
         }
-        assert_eq!(t.render(&ChatRequest::new(vec![Message::user("x")], false)).unwrap(), "ok");
+        assert_eq!(
+            t.render(&ChatRequest::new(vec![Message::user("x")], false))
+                .unwrap(),
+            "ok"
+        );
     }
 
     #[test]
     fn syntax_and_render_errors_name_template_and_line() {
         let err = ChatTemplate::named("bad.jinja", "line one\n{% if %}").unwrap_err();
-        assert!(matches!(err, Error::TemplateSyntax { line: Some(2), .. }), "{err:?}");
-        assert!(err.to_string().starts_with("chat template bad.jinja line 2: syntax error"), "{err}");
-        let t = ChatTemplate::named("r.jinja", "a\nb\n{{ messages[0].content.missing.deeper }}").unwrap();
-        let err = t.render(&ChatRequest::new(vec![Message::user("x")], false)).unwrap_err();
-        assert!(matches!(err, Error::TemplateRender { line: Some(3), .. }), "{err:?}");
+        assert!(
+            matches!(err, Error::TemplateSyntax { line: Some(2), .. }),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string()
+                .starts_with("chat template bad.jinja line 2: syntax error"),
+            "{err}"
+        );
+        let t = ChatTemplate::named("r.jinja", "a\nb\n{{ messages[0].content.missing.deeper }}")
+            .unwrap();
+        let err = t
+            .render(&ChatRequest::new(vec![Message::user("x")], false))
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::TemplateRender { line: Some(3), .. }),
+            "{err:?}"
+        );
     }
 
     #[test]
     fn extra_overrides_special_tokens_but_not_reserved_names() {
-        let special = SpecialTokens { bos: Some("<s>".into()), eos: Some(String::new()), ..Default::default() };
-        let t = ChatTemplate::new("{{ bos_token }}|{{ eos_token is defined }}|{{ date_string }}").unwrap().with_special_tokens(special);
+        let special = SpecialTokens {
+            bos: Some("<s>".into()),
+            eos: Some(String::new()),
+            ..Default::default()
+        };
+        let t = ChatTemplate::new("{{ bos_token }}|{{ eos_token is defined }}|{{ date_string }}")
+            .unwrap()
+            .with_special_tokens(special);
         let mut req = ChatRequest::new(vec![], false);
         assert_eq!(t.render(&req).unwrap(), "<s>|False|");
         req.extra.insert("bos_token".into(), Value::from("[B]"));
@@ -299,14 +379,27 @@ mod tests {
     #[test]
     fn fixed_clock_for_strftime_now() {
         let now = time::macros::datetime!(2024-07-26 10:00:00 UTC);
-        let t = ChatTemplate::new("{{ strftime_now('%d %b %Y') }}").unwrap().with_fixed_now(now);
+        let t = ChatTemplate::new("{{ strftime_now('%d %b %Y') }}")
+            .unwrap()
+            .with_fixed_now(now);
         assert_eq!(t.render(&ChatRequest::default()).unwrap(), "26 Jul 2024");
     }
 
     #[test]
     fn missing_content_is_absent_not_none() {
-        let t = ChatTemplate::new("{{ messages[0].content is defined }} {{ messages[0].tool_calls[0].id }}").unwrap();
-        let msg = Message { role: "assistant".into(), content: None, extra: Map::new() }.with_field("tool_calls", serde_json::json!([{"id": "c1"}]));
-        assert_eq!(t.render(&ChatRequest::new(vec![msg], false)).unwrap(), "False c1");
+        let t = ChatTemplate::new(
+            "{{ messages[0].content is defined }} {{ messages[0].tool_calls[0].id }}",
+        )
+        .unwrap();
+        let msg = Message {
+            role: "assistant".into(),
+            content: None,
+            extra: Map::new(),
+        }
+        .with_field("tool_calls", serde_json::json!([{"id": "c1"}]));
+        assert_eq!(
+            t.render(&ChatRequest::new(vec![msg], false)).unwrap(),
+            "False c1"
+        );
     }
 }

@@ -51,16 +51,25 @@ pub struct GenerationConfig {
 }
 
 pub(crate) fn read_text(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })
+    std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 fn read_json(path: &Path) -> Result<Value> {
     let text = read_text(path)?;
-    serde_json::from_str(&text).map_err(|source| Error::Json { path: path.to_path_buf(), source })
+    serde_json::from_str(&text).map_err(|source| Error::Json {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 fn config_error(path: &Path, message: String) -> Error {
-    Error::Config { path: path.to_path_buf(), message }
+    Error::Config {
+        path: path.to_path_buf(),
+        message,
+    }
 }
 
 /// A special token is written either as a string or as a serialised `AddedToken`
@@ -71,9 +80,15 @@ fn token_string(path: &Path, key: &str, value: &Value) -> Result<Option<String>>
         Value::String(s) => Ok(Some(s.clone())),
         Value::Object(map) => match map.get("content") {
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            _ => Err(config_error(path, format!("{key} is an object without a string \"content\""))),
+            _ => Err(config_error(
+                path,
+                format!("{key} is an object without a string \"content\""),
+            )),
         },
-        other => Err(config_error(path, format!("{key} must be a string or an AddedToken object, found {other}"))),
+        other => Err(config_error(
+            path,
+            format!("{key} must be a string or an AddedToken object, found {other}"),
+        )),
     }
 }
 
@@ -81,7 +96,10 @@ fn optional_bool(path: &Path, map: &Map<String, Value>, key: &str) -> Result<Opt
     match map.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(other) => Err(config_error(path, format!("{key} must be a boolean, found {other}"))),
+        Some(other) => Err(config_error(
+            path,
+            format!("{key} must be a boolean, found {other}"),
+        )),
     }
 }
 
@@ -115,12 +133,21 @@ impl TokenizerConfig {
         }
         let extra_dir = dir.join("additional_chat_templates");
         if extra_dir.is_dir() {
-            let entries = std::fs::read_dir(&extra_dir).map_err(|source| Error::Io { path: extra_dir.clone(), source })?;
+            let entries = std::fs::read_dir(&extra_dir).map_err(|source| Error::Io {
+                path: extra_dir.clone(),
+                source,
+            })?;
             let mut extra: Vec<(String, PathBuf)> = Vec::new();
             for entry in entries {
-                let entry = entry.map_err(|source| Error::Io { path: extra_dir.clone(), source })?;
+                let entry = entry.map_err(|source| Error::Io {
+                    path: extra_dir.clone(),
+                    source,
+                })?;
                 let file = entry.path();
-                if let (Some(stem), Some("jinja")) = (file.file_stem().and_then(|s| s.to_str()), file.extension().and_then(|s| s.to_str())) {
+                if let (Some(stem), Some("jinja")) = (
+                    file.file_stem().and_then(|s| s.to_str()),
+                    file.extension().and_then(|s| s.to_str()),
+                ) {
                     extra.push((stem.to_string(), file));
                 }
             }
@@ -132,7 +159,9 @@ impl TokenizerConfig {
             config.chat_template_sources.clear();
             for (name, file) in files {
                 config.chat_templates.push((name, read_text(&file)?));
-                config.chat_template_sources.push(file.display().to_string());
+                config
+                    .chat_template_sources
+                    .push(file.display().to_string());
             }
         }
         Ok(config)
@@ -142,14 +171,19 @@ impl TokenizerConfig {
     /// `path` is only used in error messages and template names.
     pub fn from_json(path: &Path, json: &Value) -> Result<Self> {
         let Some(map) = json.as_object() else {
-            return Err(config_error(path, "the top level must be a JSON object".to_string()));
+            return Err(config_error(
+                path,
+                "the top level must be a JSON object".to_string(),
+            ));
         };
         let mut config = Self::default();
         let source = format!("{}#chat_template", path.display());
         match map.get("chat_template") {
             None | Some(Value::Null) => {}
             Some(Value::String(s)) => {
-                config.chat_templates.push(("default".to_string(), s.clone()));
+                config
+                    .chat_templates
+                    .push(("default".to_string(), s.clone()));
                 config.chat_template_sources.push(source);
             }
             Some(Value::Array(items)) => {
@@ -157,14 +191,24 @@ impl TokenizerConfig {
                     let name = item.get("name").and_then(Value::as_str);
                     let template = item.get("template").and_then(Value::as_str);
                     let (Some(name), Some(template)) = (name, template) else {
-                        return Err(config_error(path, format!("chat_template[{i}] needs string \"name\" and \"template\"")));
+                        return Err(config_error(
+                            path,
+                            format!("chat_template[{i}] needs string \"name\" and \"template\""),
+                        ));
                     };
-                    config.chat_templates.push((name.to_string(), template.to_string()));
-                    config.chat_template_sources.push(format!("{source}[{name}]"));
+                    config
+                        .chat_templates
+                        .push((name.to_string(), template.to_string()));
+                    config
+                        .chat_template_sources
+                        .push(format!("{source}[{name}]"));
                 }
             }
             Some(other) => {
-                return Err(config_error(path, format!("chat_template must be a string or a list, found {other}")));
+                return Err(config_error(
+                    path,
+                    format!("chat_template must be a string or a list, found {other}"),
+                ));
             }
         }
         let st = &mut config.special_tokens;
@@ -191,7 +235,10 @@ impl TokenizerConfig {
                 }
             }
             Some(other) => {
-                return Err(config_error(path, format!("additional_special_tokens must be a list, found {other}")));
+                return Err(config_error(
+                    path,
+                    format!("additional_special_tokens must be a list, found {other}"),
+                ));
             }
         }
         match map.get("extra_special_tokens") {
@@ -212,25 +259,42 @@ impl TokenizerConfig {
                 }
             }
             Some(other) => {
-                return Err(config_error(path, format!("extra_special_tokens must be an object, found {other}")));
+                return Err(config_error(
+                    path,
+                    format!("extra_special_tokens must be an object, found {other}"),
+                ));
             }
         }
         config.add_bos_token = optional_bool(path, map, "add_bos_token")?;
         config.add_eos_token = optional_bool(path, map, "add_eos_token")?;
-        config.clean_up_tokenization_spaces = optional_bool(path, map, "clean_up_tokenization_spaces")?.unwrap_or(false);
+        config.clean_up_tokenization_spaces =
+            optional_bool(path, map, "clean_up_tokenization_spaces")?.unwrap_or(false);
         config.model_max_length = match map.get("model_max_length") {
             None | Some(Value::Null) => None,
             Some(Value::Number(n)) => match (n.as_u64(), n.as_f64()) {
                 (Some(v), _) if (v as f64) < UNBOUNDED_MAX_LENGTH => Some(v),
-                (_, Some(f)) if f.is_finite() && f >= 0.0 && f < UNBOUNDED_MAX_LENGTH && f.fract() == 0.0 => Some(f as u64),
+                (_, Some(f)) if (0.0..UNBOUNDED_MAX_LENGTH).contains(&f) && f.fract() == 0.0 => {
+                    Some(f as u64)
+                }
                 (_, Some(f)) if f >= UNBOUNDED_MAX_LENGTH => None,
-                _ => return Err(config_error(path, format!("model_max_length must be a non-negative integer, found {n}"))),
+                _ => {
+                    return Err(config_error(
+                        path,
+                        format!("model_max_length must be a non-negative integer, found {n}"),
+                    ));
+                }
             },
             Some(other) => {
-                return Err(config_error(path, format!("model_max_length must be a number, found {other}")));
+                return Err(config_error(
+                    path,
+                    format!("model_max_length must be a number, found {other}"),
+                ));
             }
         };
-        config.tokenizer_class = map.get("tokenizer_class").and_then(Value::as_str).map(str::to_string);
+        config.tokenizer_class = map
+            .get("tokenizer_class")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         Ok(config)
     }
 }
@@ -244,7 +308,10 @@ impl GenerationConfig {
     /// Interprets the JSON object of a `generation_config.json`; `path` is used in error messages.
     pub fn from_json(path: &Path, json: &Value) -> Result<Self> {
         let Some(map) = json.as_object() else {
-            return Err(config_error(path, "the top level must be a JSON object".to_string()));
+            return Err(config_error(
+                path,
+                "the top level must be a JSON object".to_string(),
+            ));
         };
         let single = |key: &str| -> Result<Option<u32>> {
             match map.get(key) {
@@ -254,10 +321,17 @@ impl GenerationConfig {
         };
         let eos_token_ids = match map.get("eos_token_id") {
             None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(items)) => items.iter().map(|v| token_id(path, "eos_token_id", v)).collect::<Result<_>>()?,
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| token_id(path, "eos_token_id", v))
+                .collect::<Result<_>>()?,
             Some(v) => vec![token_id(path, "eos_token_id", v)?],
         };
-        Ok(Self { bos_token_id: single("bos_token_id")?, eos_token_ids, pad_token_id: single("pad_token_id")? })
+        Ok(Self {
+            bos_token_id: single("bos_token_id")?,
+            eos_token_ids,
+            pad_token_id: single("pad_token_id")?,
+        })
     }
 }
 
@@ -299,16 +373,30 @@ mod tests {
             }),
         )
         .unwrap();
-        assert_eq!(cfg.chat_templates, vec![("default".into(), "A".into()), ("tool_use".into(), "B".into())]);
-        assert_eq!(cfg.chat_template_sources[1], "t.json#chat_template[tool_use]");
+        assert_eq!(
+            cfg.chat_templates,
+            vec![
+                ("default".into(), "A".into()),
+                ("tool_use".into(), "B".into())
+            ]
+        );
+        assert_eq!(
+            cfg.chat_template_sources[1],
+            "t.json#chat_template[tool_use]"
+        );
         assert_eq!(cfg.model_max_length, Some(8192));
     }
 
     #[test]
     fn malformed_fields_name_the_field() {
-        let err = TokenizerConfig::from_json(Path::new("cfg.json"), &json!({"eos_token": 5})).unwrap_err();
+        let err = TokenizerConfig::from_json(Path::new("cfg.json"), &json!({"eos_token": 5}))
+            .unwrap_err();
         assert!(err.to_string().contains("cfg.json: eos_token"), "{err}");
-        let err = TokenizerConfig::from_json(Path::new("cfg.json"), &json!({"chat_template": [{"name": "x"}]})).unwrap_err();
+        let err = TokenizerConfig::from_json(
+            Path::new("cfg.json"),
+            &json!({"chat_template": [{"name": "x"}]}),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("chat_template[0]"), "{err}");
     }
 
@@ -316,7 +404,11 @@ mod tests {
     fn generation_eos_int_or_list() {
         let one = GenerationConfig::from_json(Path::new("g"), &json!({"eos_token_id": 2})).unwrap();
         assert_eq!(one.eos_token_ids, vec![2]);
-        let many = GenerationConfig::from_json(Path::new("g"), &json!({"eos_token_id": [128001, 128008, 128009], "bos_token_id": 128000})).unwrap();
+        let many = GenerationConfig::from_json(
+            Path::new("g"),
+            &json!({"eos_token_id": [128001, 128008, 128009], "bos_token_id": 128000}),
+        )
+        .unwrap();
         assert_eq!(many.eos_token_ids, vec![128001, 128008, 128009]);
         assert_eq!(many.bos_token_id, Some(128000));
         assert!(GenerationConfig::from_json(Path::new("g"), &json!({"eos_token_id": -1})).is_err());

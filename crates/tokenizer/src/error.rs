@@ -51,7 +51,9 @@ pub enum Error {
     #[error("decoding failed: {0}")]
     Decode(String),
     /// A streamed decode no longer extends the text already emitted.
-    #[error("streaming decode of token {token_id}: {text:?} does not extend the emitted prefix {prefix:?}")]
+    #[error(
+        "streaming decode of token {token_id}: {text:?} does not extend the emitted prefix {prefix:?}"
+    )]
     StreamPrefix {
         /// The token that was being added.
         token_id: u32,

@@ -12,7 +12,9 @@
 use std::fmt::Write as _;
 
 use minijinja::value::{Kwargs, Rest, ValueKind};
-use minijinja::{AutoEscape, Environment, Error, ErrorKind, Output, State, UndefinedBehavior, Value};
+use minijinja::{
+    AutoEscape, Environment, Error, ErrorKind, Output, State, UndefinedBehavior, Value,
+};
 
 use crate::strftime;
 
@@ -52,10 +54,13 @@ pub(crate) fn environment(now: Option<time::OffsetDateTime>) -> Environment<'sta
 
 /// (Re)registers `strftime_now` with a fixed or live clock.
 pub(crate) fn set_clock(env: &mut Environment<'static>, now: Option<time::OffsetDateTime>) {
-    env.add_function("strftime_now", move |format: &str| -> Result<String, Error> {
-        let at = now.unwrap_or_else(time::OffsetDateTime::now_utc);
-        Ok(strftime::format(format, &at))
-    });
+    env.add_function(
+        "strftime_now",
+        move |format: &str| -> Result<String, Error> {
+            let at = now.unwrap_or_else(time::OffsetDateTime::now_utc);
+            Ok(strftime::format(format, &at))
+        },
+    );
 }
 
 fn raise_exception(message: String) -> Result<Value, Error> {
@@ -72,8 +77,16 @@ fn py_strip<'a>(s: &'a str, chars: Option<&str>, left: bool, right: bool) -> &'a
         Some(set) => set.contains(c),
         None => is_py_space(c),
     };
-    let s = if left { s.trim_start_matches(matches) } else { s };
-    if right { s.trim_end_matches(matches) } else { s }
+    let s = if left {
+        s.trim_start_matches(matches)
+    } else {
+        s
+    };
+    if right {
+        s.trim_end_matches(matches)
+    } else {
+        s
+    }
 }
 
 /// Jinja2's `trim(value, chars=None)` is `str(value).strip(chars)`.
@@ -86,12 +99,22 @@ fn trim(value: &Value, chars: Option<String>) -> String {
 }
 
 /// `strip`/`lstrip`/`rstrip` with Python's whitespace set; everything else goes to pycompat.
-fn unknown_method(state: &State, value: &Value, method: &str, args: &[Value]) -> Result<Value, Error> {
+fn unknown_method(
+    state: &State,
+    value: &Value,
+    method: &str,
+    args: &[Value],
+) -> Result<Value, Error> {
     if let (Some(s), "strip" | "lstrip" | "rstrip") = (value.as_str(), method) {
         let chars = match args {
             [] => None,
             [v] if v.is_none() => None,
-            [v] => Some(v.as_str().ok_or_else(|| Error::new(ErrorKind::InvalidOperation, format!("{method} arg must be None or str")))?),
+            [v] => Some(v.as_str().ok_or_else(|| {
+                Error::new(
+                    ErrorKind::InvalidOperation,
+                    format!("{method} arg must be None or str"),
+                )
+            })?),
             _ => return Err(Error::from(ErrorKind::TooManyArguments)),
         };
         let (left, right) = match method {
@@ -116,14 +139,23 @@ fn is_iterable(value: &Value) -> bool {
 /// Jinja2's `sequence` test: the value has `__len__` and `__getitem__` (strings, lists, dicts and
 /// `Undefined`).
 fn is_sequence(value: &Value) -> bool {
-    matches!(value.kind(), ValueKind::String | ValueKind::Seq | ValueKind::Map | ValueKind::Undefined | ValueKind::Bytes)
+    matches!(
+        value.kind(),
+        ValueKind::String
+            | ValueKind::Seq
+            | ValueKind::Map
+            | ValueKind::Undefined
+            | ValueKind::Bytes
+    )
 }
 
 /// Prints values as Python's `str()` does: `None`, `True`, float repr, list and dict repr.
 fn python_formatter(out: &mut Output, state: &State, value: &Value) -> Result<(), Error> {
     match value.kind() {
         ValueKind::None | ValueKind::Bool | ValueKind::Number | ValueKind::Seq | ValueKind::Map => {
-            out.write_str(&py_str(value)).map_err(|e| Error::new(ErrorKind::WriteFailure, "formatting failed").with_source(e))
+            out.write_str(&py_str(value)).map_err(|e| {
+                Error::new(ErrorKind::WriteFailure, "formatting failed").with_source(e)
+            })
         }
         _ => minijinja::escape_formatter(out, state, value),
     }
@@ -185,7 +217,11 @@ fn write_repr(out: &mut String, value: &Value) {
 /// control characters escaped. (Python also escapes non-printable non-ASCII characters; such
 /// characters do not occur in chat templates' data, so they are kept as they are.)
 fn write_str_repr(out: &mut String, s: &str) {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     out.push(quote);
     for c in s.chars() {
         match c {
@@ -226,7 +262,11 @@ pub(crate) fn py_float(f: f64, json: bool) -> String {
     }
     if f.is_infinite() {
         let s = if json { "Infinity" } else { "inf" };
-        return if f < 0.0 { format!("-{s}") } else { s.to_string() };
+        return if f < 0.0 {
+            format!("-{s}")
+        } else {
+            s.to_string()
+        };
     }
     // `{:e}` gives the shortest round-trip digits: "-1.5e-7", "1e20", "0e0".
     let sci = format!("{:e}", f.abs());
@@ -242,10 +282,18 @@ pub(crate) fn py_float(f: f64, json: bool) -> String {
         } else if decpt >= n {
             format!("{}{}.0", digits, "0".repeat((decpt - n) as usize))
         } else {
-            format!("{}.{}", &digits[..decpt as usize], &digits[decpt as usize..])
+            format!(
+                "{}.{}",
+                &digits[..decpt as usize],
+                &digits[decpt as usize..]
+            )
         }
     } else {
-        let rest = if digits.len() > 1 { format!(".{}", &digits[1..]) } else { String::new() };
+        let rest = if digits.len() > 1 {
+            format!(".{}", &digits[1..])
+        } else {
+            String::new()
+        };
         let esign = if exp < 0 { '-' } else { '+' };
         format!("{}{}e{}{:02}", &digits[..1], rest, esign, exp.abs())
     };
@@ -277,20 +325,33 @@ fn tojson(value: &Value, args: Rest<Value>, kwargs: Kwargs) -> Result<Value, Err
     let indent = match get(1, "indent")? {
         None => None,
         Some(v) if v.is_none() => None,
-        Some(v) if v.kind() == ValueKind::String => Some(v.as_str().unwrap_or_default().to_string()),
+        Some(v) if v.kind() == ValueKind::String => {
+            Some(v.as_str().unwrap_or_default().to_string())
+        }
         Some(v) => match v.as_i64() {
             Some(n) => Some(" ".repeat(n.max(0) as usize)),
-            None => return Err(Error::new(ErrorKind::InvalidOperation, "tojson indent must be an int or a string")),
+            None => {
+                return Err(Error::new(
+                    ErrorKind::InvalidOperation,
+                    "tojson indent must be an int or a string",
+                ));
+            }
         },
     };
     let (item_sep, key_sep) = match get(2, "separators")? {
         Some(v) if !v.is_none() => {
             let parts: Vec<Value> = v.try_iter()?.collect();
             match parts.as_slice() {
-                [a, b] if a.as_str().is_some() && b.as_str().is_some() => {
-                    (a.as_str().unwrap_or_default().to_string(), b.as_str().unwrap_or_default().to_string())
+                [a, b] if a.as_str().is_some() && b.as_str().is_some() => (
+                    a.as_str().unwrap_or_default().to_string(),
+                    b.as_str().unwrap_or_default().to_string(),
+                ),
+                _ => {
+                    return Err(Error::new(
+                        ErrorKind::InvalidOperation,
+                        "tojson separators must be a pair of strings",
+                    ));
                 }
-                _ => return Err(Error::new(ErrorKind::InvalidOperation, "tojson separators must be a pair of strings")),
             }
         }
         _ if indent.is_some() => (",".to_string(), ": ".to_string()),
@@ -298,7 +359,13 @@ fn tojson(value: &Value, args: Rest<Value>, kwargs: Kwargs) -> Result<Value, Err
     };
     let sort_keys = get(3, "sort_keys")?.is_some_and(|v| v.is_true());
     kwargs.assert_all_used()?;
-    let options = JsonOptions { ensure_ascii, indent, item_sep, key_sep, sort_keys };
+    let options = JsonOptions {
+        ensure_ascii,
+        indent,
+        item_sep,
+        key_sep,
+        sort_keys,
+    };
     let mut out = String::new();
     write_json(&mut out, value, &options, 0)?;
     Ok(Value::from(out))
@@ -320,16 +387,30 @@ fn json_key(key: &Value) -> Result<String, Error> {
         ValueKind::Number => py_number(key, true),
         ValueKind::Bool => if key.is_true() { "true" } else { "false" }.to_string(),
         ValueKind::None => "null".to_string(),
-        kind => return Err(Error::new(ErrorKind::InvalidOperation, format!("tojson: keys must be str, int, float, bool or None, not {kind}"))),
+        kind => {
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("tojson: keys must be str, int, float, bool or None, not {kind}"),
+            ));
+        }
     })
 }
 
-fn write_json(out: &mut String, value: &Value, options: &JsonOptions, level: usize) -> Result<(), Error> {
+fn write_json(
+    out: &mut String,
+    value: &Value,
+    options: &JsonOptions,
+    level: usize,
+) -> Result<(), Error> {
     match value.kind() {
         ValueKind::None => out.push_str("null"),
         ValueKind::Bool => out.push_str(if value.is_true() { "true" } else { "false" }),
         ValueKind::Number => out.push_str(&py_number(value, true)),
-        ValueKind::String => write_json_str(out, value.as_str().unwrap_or_default(), options.ensure_ascii),
+        ValueKind::String => write_json_str(
+            out,
+            value.as_str().unwrap_or_default(),
+            options.ensure_ascii,
+        ),
         ValueKind::Map => {
             let mut entries = Vec::new();
             for key in value.try_iter()? {
@@ -374,7 +455,10 @@ fn write_json(out: &mut String, value: &Value, options: &JsonOptions, level: usi
             out.push(']');
         }
         kind => {
-            return Err(Error::new(ErrorKind::InvalidOperation, format!("tojson: object of type {kind} is not JSON serializable")));
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("tojson: object of type {kind} is not JSON serializable"),
+            ));
         }
     }
     Ok(())

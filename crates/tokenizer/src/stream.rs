@@ -27,20 +27,35 @@ pub struct DecodeStream {
 
 impl DecodeStream {
     pub(crate) fn new(tokenizer: Tokenizer, skip_special_tokens: bool) -> Self {
-        Self { tokenizer, skip_special_tokens, ids: Vec::new(), prefix_offset: 0, read_offset: 0 }
+        Self {
+            tokenizer,
+            skip_special_tokens,
+            ids: Vec::new(),
+            prefix_offset: 0,
+            read_offset: 0,
+        }
     }
 
     /// Adds one id; returns the text it completes, or `None` while a character is still
     /// incomplete (or the id decodes to nothing, like a skipped special token).
     pub fn step(&mut self, id: u32) -> Result<Option<String>> {
         self.ids.push(id);
-        let emitted = self.tokenizer.decode_raw(&self.ids[self.prefix_offset..self.read_offset], self.skip_special_tokens)?;
-        let text = self.tokenizer.decode_raw(&self.ids[self.prefix_offset..], self.skip_special_tokens)?;
+        let emitted = self.tokenizer.decode_raw(
+            &self.ids[self.prefix_offset..self.read_offset],
+            self.skip_special_tokens,
+        )?;
+        let text = self
+            .tokenizer
+            .decode_raw(&self.ids[self.prefix_offset..], self.skip_special_tokens)?;
         if text.len() <= emitted.len() || text.ends_with('\u{FFFD}') {
             return Ok(None);
         }
         let Some(new) = text.strip_prefix(emitted.as_str()) else {
-            return Err(Error::StreamPrefix { token_id: id, prefix: emitted, text });
+            return Err(Error::StreamPrefix {
+                token_id: id,
+                prefix: emitted,
+                text,
+            });
         };
         let new = new.to_string();
         self.prefix_offset = self.read_offset;
@@ -58,14 +73,23 @@ impl DecodeStream {
         if self.read_offset == self.ids.len() {
             return Ok(None);
         }
-        let emitted = self.tokenizer.decode_raw(&self.ids[self.prefix_offset..self.read_offset], self.skip_special_tokens)?;
-        let text = self.tokenizer.decode_raw(&self.ids[self.prefix_offset..], self.skip_special_tokens)?;
+        let emitted = self.tokenizer.decode_raw(
+            &self.ids[self.prefix_offset..self.read_offset],
+            self.skip_special_tokens,
+        )?;
+        let text = self
+            .tokenizer
+            .decode_raw(&self.ids[self.prefix_offset..], self.skip_special_tokens)?;
         self.prefix_offset = self.read_offset;
         self.read_offset = self.ids.len();
         match text.strip_prefix(emitted.as_str()) {
             Some("") => Ok(None),
             Some(rest) => Ok(Some(rest.to_string())),
-            None => Err(Error::StreamPrefix { token_id: self.ids.last().copied().unwrap_or_default(), prefix: emitted, text }),
+            None => Err(Error::StreamPrefix {
+                token_id: self.ids.last().copied().unwrap_or_default(),
+                prefix: emitted,
+                text,
+            }),
         }
     }
 

@@ -7,9 +7,29 @@ use std::fmt::Write as _;
 
 use time::OffsetDateTime;
 
-const DAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
-const MONTHS: [&str; 12] =
-    ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+const DAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
 
 /// Formats `at` with a strftime `format` string in the C locale.
 pub fn format(format: &str, at: &OffsetDateTime) -> String {
@@ -56,7 +76,13 @@ pub fn format(format: &str, at: &OffsetDateTime) -> String {
             'd' => out.push_str(&num(i64::from(at.day()), 2, '0')),
             'e' => out.push_str(&num(i64::from(at.day()), 2, ' ')),
             'D' => {
-                let _ = write!(out, "{:02}/{:02}/{:02}", month, at.day(), at.year().rem_euclid(100));
+                let _ = write!(
+                    out,
+                    "{:02}/{:02}/{:02}",
+                    month,
+                    at.day(),
+                    at.year().rem_euclid(100)
+                );
             }
             'F' => {
                 let _ = write!(out, "{}-{:02}-{:02}", at.year(), month, at.day());
@@ -76,7 +102,13 @@ pub fn format(format: &str, at: &OffsetDateTime) -> String {
             'S' => out.push_str(&num(i64::from(at.second()), 2, '0')),
             't' => out.push('\t'),
             'T' => {
-                let _ = write!(out, "{:02}:{:02}:{:02}", at.hour(), at.minute(), at.second());
+                let _ = write!(
+                    out,
+                    "{:02}:{:02}:{:02}",
+                    at.hour(),
+                    at.minute(),
+                    at.second()
+                );
             }
             'u' => out.push_str(&(weekday + 1).to_string()),
             'w' => out.push_str(&((weekday + 1) % 7).to_string()),
@@ -114,18 +146,35 @@ mod tests {
     /// fixtures/chat_templates/expected.json by fixtures/gen/chat_templates.py.
     #[test]
     fn matches_python_strftime() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/chat_templates/expected.json");
-        let text = std::fs::read_to_string(path).expect("fixture missing; run fixtures/gen/chat_templates.py");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fixtures/chat_templates/expected.json"
+        );
+        let text = std::fs::read_to_string(path)
+            .expect("fixture missing; run fixtures/gen/chat_templates.py");
         let json: serde_json::Value = serde_json::from_str(&text).expect("fixture is JSON");
         let fixture = &json["strftime"];
-        let parts: Vec<i64> = fixture["datetime"].as_array().expect("datetime").iter().map(|v| v.as_i64().expect("int")).collect();
+        let parts: Vec<i64> = fixture["datetime"]
+            .as_array()
+            .expect("datetime")
+            .iter()
+            .map(|v| v.as_i64().expect("int"))
+            .collect();
         let month = time::Month::try_from(parts[1] as u8).expect("month");
-        let date = time::Date::from_calendar_date(parts[0] as i32, month, parts[2] as u8).expect("date");
-        let at = date.with_hms(parts[3] as u8, parts[4] as u8, parts[5] as u8).expect("time").assume_utc();
+        let date =
+            time::Date::from_calendar_date(parts[0] as i32, month, parts[2] as u8).expect("date");
+        let at = date
+            .with_hms(parts[3] as u8, parts[4] as u8, parts[5] as u8)
+            .expect("time")
+            .assume_utc();
         let cases = fixture["cases"].as_object().expect("cases");
         assert!(cases.len() >= 5);
         for (fmt, want) in cases {
-            assert_eq!(format(fmt, &at), want.as_str().expect("string"), "format {fmt:?}");
+            assert_eq!(
+                format(fmt, &at),
+                want.as_str().expect("string"),
+                "format {fmt:?}"
+            );
         }
     }
 

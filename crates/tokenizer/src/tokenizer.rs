@@ -29,8 +29,12 @@ const REBUILT_POST_PROCESSOR: [(&str, bool, bool); 5] = [
 /// minijinja cannot parse still encodes and decodes).
 #[derive(Clone, Debug)]
 enum Compiled {
-    Ok(ChatTemplate),
-    Failed { name: String, line: Option<usize>, message: String },
+    Ok(Box<ChatTemplate>),
+    Failed {
+        name: String,
+        line: Option<usize>,
+        message: String,
+    },
 }
 
 #[derive(Debug)]
@@ -62,10 +66,18 @@ impl Tokenizer {
         let path = dir.join("tokenizer.json");
         let json = crate::config::read_text(&path)?;
         let tokenizer: tokenizers::Tokenizer =
-            json.parse().map_err(|e: Box<dyn std::error::Error + Send + Sync>| Error::Load { path: path.clone(), message: e.to_string() })?;
+            json.parse()
+                .map_err(|e: Box<dyn std::error::Error + Send + Sync>| Error::Load {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?;
         let config = TokenizerConfig::from_dir(dir)?;
         let gen_path = dir.join("generation_config.json");
-        let generation = if gen_path.exists() { GenerationConfig::from_file(&gen_path)? } else { GenerationConfig::default() };
+        let generation = if gen_path.exists() {
+            GenerationConfig::from_file(&gen_path)?
+        } else {
+            GenerationConfig::default()
+        };
         Self::from_parts(tokenizer, config, generation, dir)
     }
 
@@ -79,7 +91,8 @@ impl Tokenizer {
     ) -> Result<Self> {
         let origin = origin.into();
         let special = &config.special_tokens;
-        let id_of = |token: &Option<String>| token.as_deref().and_then(|t| tokenizer.token_to_id(t));
+        let id_of =
+            |token: &Option<String>| token.as_deref().and_then(|t| tokenizer.token_to_id(t));
         let bos_id = id_of(&special.bos).or(generation.bos_token_id);
         let pad_id = id_of(&special.pad).or(generation.pad_token_id);
         let mut eos_ids: Vec<u32> = id_of(&special.eos).into_iter().collect();
@@ -91,14 +104,19 @@ impl Tokenizer {
         if let Some(pp) = rebuilt_post_processor(&tokenizer, &config, &origin)? {
             tokenizer.with_post_processor(Some(pp));
         }
-        let special_ids = tokenizer.get_added_tokens_decoder().into_iter().filter(|(_, t)| t.special).map(|(id, _)| id).collect();
+        let special_ids = tokenizer
+            .get_added_tokens_decoder()
+            .into_iter()
+            .filter(|(_, t)| t.special)
+            .map(|(id, _)| id)
+            .collect();
         let templates = config
             .chat_templates
             .iter()
             .zip(&config.chat_template_sources)
             .map(|((name, source), file)| {
                 let compiled = match ChatTemplate::named(file.clone(), source.clone()) {
-                    Ok(t) => Compiled::Ok(t.with_special_tokens(config.special_tokens.clone())),
+                    Ok(t) => Compiled::Ok(Box::new(t.with_special_tokens(config.special_tokens.clone()))),
                     Err(Error::TemplateSyntax { name, line, message }) => {
                         tracing::warn!(template = %name, ?line, %message, "chat template does not compile");
                         Compiled::Failed { name, line, message }
@@ -108,33 +126,73 @@ impl Tokenizer {
                 Ok((name.clone(), compiled))
             })
             .collect::<Result<Vec<_>>>()?;
-        tracing::debug!(vocab = tokenizer.get_vocab_size(true), ?bos_id, ?eos_ids, templates = templates.len(), "tokenizer loaded");
-        Ok(Self { inner: Arc::new(Inner { tokenizer, config, generation, templates, bos_id, eos_ids, pad_id, special_ids, origin }) })
+        tracing::debug!(
+            vocab = tokenizer.get_vocab_size(true),
+            ?bos_id,
+            ?eos_ids,
+            templates = templates.len(),
+            "tokenizer loaded"
+        );
+        Ok(Self {
+            inner: Arc::new(Inner {
+                tokenizer,
+                config,
+                generation,
+                templates,
+                bos_id,
+                eos_ids,
+                pad_id,
+                special_ids,
+                origin,
+            }),
+        })
     }
 
     /// Token ids of `text`. `add_special_tokens` applies the post-processor (BOS for Llama).
     pub fn encode(&self, text: &str, add_special_tokens: bool) -> Result<Vec<u32>> {
-        let encoding = self.inner.tokenizer.encode_fast(text, add_special_tokens).map_err(|e| Error::Encode(e.to_string()))?;
+        let encoding = self
+            .inner
+            .tokenizer
+            .encode_fast(text, add_special_tokens)
+            .map_err(|e| Error::Encode(e.to_string()))?;
         Ok(encoding.get_ids().to_vec())
     }
 
     /// Token ids of each text, encoded in parallel.
-    pub fn encode_batch<S: AsRef<str>>(&self, texts: &[S], add_special_tokens: bool) -> Result<Vec<Vec<u32>>> {
+    pub fn encode_batch<S: AsRef<str>>(
+        &self,
+        texts: &[S],
+        add_special_tokens: bool,
+    ) -> Result<Vec<Vec<u32>>> {
         let inputs: Vec<&str> = texts.iter().map(AsRef::as_ref).collect();
-        let encodings = self.inner.tokenizer.encode_batch_fast(inputs, add_special_tokens).map_err(|e| Error::Encode(e.to_string()))?;
-        Ok(encodings.into_iter().map(|e| e.get_ids().to_vec()).collect())
+        let encodings = self
+            .inner
+            .tokenizer
+            .encode_batch_fast(inputs, add_special_tokens)
+            .map_err(|e| Error::Encode(e.to_string()))?;
+        Ok(encodings
+            .into_iter()
+            .map(|e| e.get_ids().to_vec())
+            .collect())
     }
 
     /// Text of `ids` as transformers' `decode` gives it: the decoder's output, then the
     /// `clean_up_tokenization_spaces` rewrite if the config asks for it.
     pub fn decode(&self, ids: &[u32], skip_special_tokens: bool) -> Result<String> {
         let text = self.decode_raw(ids, skip_special_tokens)?;
-        Ok(if self.inner.config.clean_up_tokenization_spaces { clean_up_tokenization(&text) } else { text })
+        Ok(if self.inner.config.clean_up_tokenization_spaces {
+            clean_up_tokenization(&text)
+        } else {
+            text
+        })
     }
 
     /// Text of `ids` straight from the `tokenizers` decoder (no clean-up).
     pub fn decode_raw(&self, ids: &[u32], skip_special_tokens: bool) -> Result<String> {
-        self.inner.tokenizer.decode(ids, skip_special_tokens).map_err(|e| Error::Decode(e.to_string()))
+        self.inner
+            .tokenizer
+            .decode(ids, skip_special_tokens)
+            .map_err(|e| Error::Decode(e.to_string()))
     }
 
     /// A streaming detokeniser (see [`DecodeStream`]).
@@ -211,7 +269,11 @@ impl Tokenizer {
 
     /// Names of the chat templates ("default" for a single one).
     pub fn chat_template_names(&self) -> Vec<&str> {
-        self.inner.templates.iter().map(|(n, _)| n.as_str()).collect()
+        self.inner
+            .templates
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect()
     }
 
     /// A chat template chosen as transformers' `get_chat_template` does: by `name` if given;
@@ -219,19 +281,29 @@ impl Tokenizer {
     pub fn chat_template(&self, name: Option<&str>, with_tools: bool) -> Result<&ChatTemplate> {
         let templates = &self.inner.templates;
         if templates.is_empty() {
-            return Err(Error::NoChatTemplate { dir: self.inner.origin.clone() });
+            return Err(Error::NoChatTemplate {
+                dir: self.inner.origin.clone(),
+            });
         }
         let find = |n: &str| templates.iter().find(|(k, _)| k == n).map(|(_, t)| t);
         let chosen = match name {
             Some(n) => find(n).ok_or(n),
-            None if with_tools => find("tool_use").or_else(|| find("default")).ok_or("default"),
+            None if with_tools => find("tool_use")
+                .or_else(|| find("default"))
+                .ok_or("default"),
             None => find("default").ok_or("default"),
         };
         match chosen {
             Ok(Compiled::Ok(t)) => Ok(t),
-            Ok(Compiled::Failed { name, line, message }) => {
-                Err(Error::TemplateSyntax { name: name.clone(), line: *line, message: message.clone() })
-            }
+            Ok(Compiled::Failed {
+                name,
+                line,
+                message,
+            }) => Err(Error::TemplateSyntax {
+                name: name.clone(),
+                line: *line,
+                message: message.clone(),
+            }),
             Err(missing) => Err(Error::UnknownChatTemplate {
                 name: missing.to_string(),
                 available: templates.iter().map(|(n, _)| n.clone()).collect(),
@@ -241,20 +313,32 @@ impl Tokenizer {
 
     /// Renders the default chat template (transformers' `apply_chat_template(messages,
     /// tokenize=False, add_generation_prompt=...)`).
-    pub fn apply_chat_template(&self, messages: &[Message], add_generation_prompt: bool) -> Result<String> {
+    pub fn apply_chat_template(
+        &self,
+        messages: &[Message],
+        add_generation_prompt: bool,
+    ) -> Result<String> {
         self.render_chat(&ChatRequest::new(messages.to_vec(), add_generation_prompt))
     }
 
     /// [`Self::apply_chat_template`] then encoding without adding special tokens again, as
     /// transformers does with `tokenize=True` (the template writes BOS itself).
-    pub fn apply_chat_template_ids(&self, messages: &[Message], add_generation_prompt: bool) -> Result<Vec<u32>> {
-        self.encode(&self.apply_chat_template(messages, add_generation_prompt)?, false)
+    pub fn apply_chat_template_ids(
+        &self,
+        messages: &[Message],
+        add_generation_prompt: bool,
+    ) -> Result<Vec<u32>> {
+        self.encode(
+            &self.apply_chat_template(messages, add_generation_prompt)?,
+            false,
+        )
     }
 
     /// Renders a full request (tools, documents, extra variables); the "tool_use" template is
     /// chosen when tools are given and it exists.
     pub fn render_chat(&self, request: &ChatRequest) -> Result<String> {
-        self.chat_template(None, request.tools.is_some())?.render(request)
+        self.chat_template(None, request.tools.is_some())?
+            .render(request)
     }
 
     /// [`Self::render_chat`] then encoding without adding special tokens.
@@ -280,20 +364,33 @@ pub fn clean_up_tokenization(text: &str) -> String {
 
 /// The post-processor transformers' `update_post_processor` installs for the Llama-like classes,
 /// or `None` for classes that keep `tokenizer.json`'s.
-fn rebuilt_post_processor(tokenizer: &tokenizers::Tokenizer, config: &TokenizerConfig, origin: &Path) -> Result<Option<TemplateProcessing>> {
+fn rebuilt_post_processor(
+    tokenizer: &tokenizers::Tokenizer,
+    config: &TokenizerConfig,
+    origin: &Path,
+) -> Result<Option<TemplateProcessing>> {
     let Some(class) = config.tokenizer_class.as_deref() else {
         return Ok(None);
     };
     let base = class.strip_suffix("Fast").unwrap_or(class);
-    let Some(&(_, bos_default, eos_default)) = REBUILT_POST_PROCESSOR.iter().find(|(c, _, _)| *c == base) else {
+    let Some(&(_, bos_default, eos_default)) =
+        REBUILT_POST_PROCESSOR.iter().find(|(c, _, _)| *c == base)
+    else {
         return Ok(None);
     };
     let add_bos = config.add_bos_token.unwrap_or(bos_default);
     let add_eos = config.add_eos_token.unwrap_or(eos_default);
-    let invalid = |message: String| Error::Config { path: origin.join("tokenizer_config.json"), message };
+    let invalid = |message: String| Error::Config {
+        path: origin.join("tokenizer_config.json"),
+        message,
+    };
     let token = |flag: &str, token: &Option<String>| -> Result<(String, u32)> {
-        let text = token.clone().ok_or_else(|| invalid(format!("{flag} = true but the token is not set")))?;
-        let id = tokenizer.token_to_id(&text).ok_or_else(|| invalid(format!("{flag}: token {text:?} is not in the vocabulary")))?;
+        let text = token
+            .clone()
+            .ok_or_else(|| invalid(format!("{flag} = true but the token is not set")))?;
+        let id = tokenizer
+            .token_to_id(&text)
+            .ok_or_else(|| invalid(format!("{flag}: token {text:?} is not in the vocabulary")))?;
         Ok((text, id))
     };
     let mut specials = Vec::new();

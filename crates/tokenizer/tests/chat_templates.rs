@@ -13,7 +13,12 @@ fn fixtures() -> PathBuf {
 
 fn load_expected() -> Value {
     let path = fixtures().join("expected.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}; run fixtures/gen/chat_templates.py", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; run fixtures/gen/chat_templates.py",
+            path.display()
+        )
+    });
     serde_json::from_str(&text).expect("expected.json is JSON")
 }
 
@@ -35,10 +40,23 @@ fn special_tokens(map: &Value) -> SpecialTokens {
 
 /// First differing position, with some context, for a readable failure.
 fn first_difference(want: &str, got: &str) -> String {
-    let at = want.char_indices().zip(got.chars()).find(|((_, a), b)| a != b).map(|((i, _), _)| i).unwrap_or(want.len().min(got.len()));
+    let at = want
+        .char_indices()
+        .zip(got.chars())
+        .find(|((_, a), b)| a != b)
+        .map(|((i, _), _)| i)
+        .unwrap_or(want.len().min(got.len()));
     let lo = want.floor_char_boundary(at.saturating_sub(40));
-    let context = |s: &str| s.get(lo..s.len().min(at + 40)).map(str::to_string).unwrap_or_else(|| s[lo.min(s.len())..].to_string());
-    format!("at byte {at}:\n  want …{:?}\n  got  …{:?}", context(want), context(got))
+    let context = |s: &str| {
+        s.get(lo..s.len().min(at + 40))
+            .map(str::to_string)
+            .unwrap_or_else(|| s[lo.min(s.len())..].to_string())
+    };
+    format!(
+        "at byte {at}:\n  want …{:?}\n  got  …{:?}",
+        context(want),
+        context(got)
+    )
 }
 
 #[test]
@@ -50,8 +68,11 @@ fn renders_match_transformers() {
     for case in cases {
         let file = case["template"].as_str().expect("template");
         let source = std::fs::read_to_string(fixtures().join(file)).expect("template file");
-        let template = ChatTemplate::named(file, source).expect("compiles").with_special_tokens(special_tokens(&case["special_tokens"]));
-        let messages: Vec<Message> = serde_json::from_value(case["messages"].clone()).expect("messages");
+        let template = ChatTemplate::named(file, source)
+            .expect("compiles")
+            .with_special_tokens(special_tokens(&case["special_tokens"]));
+        let messages: Vec<Message> =
+            serde_json::from_value(case["messages"].clone()).expect("messages");
         let request = ChatRequest {
             messages,
             add_generation_prompt: case["add_generation_prompt"].as_bool().expect("bool"),
@@ -59,7 +80,11 @@ fn renders_match_transformers() {
             documents: None,
             extra: case["extra"].as_object().cloned().unwrap_or_default(),
         };
-        let label = format!("{file} / {} / gen={}", case["conversation"].as_str().unwrap_or("?"), request.add_generation_prompt);
+        let label = format!(
+            "{file} / {} / gen={}",
+            case["conversation"].as_str().unwrap_or("?"),
+            request.add_generation_prompt
+        );
         let want = case["expected"].as_str().expect("expected");
         match template.render(&request) {
             Ok(got) if got == want => {}
@@ -67,7 +92,13 @@ fn renders_match_transformers() {
             Err(e) => failures.push(format!("{label}: error {e}")),
         }
     }
-    assert!(failures.is_empty(), "{} of {} renders differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} renders differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -75,9 +106,16 @@ fn llama31_template_uses_date_and_tools() {
     // Hand-derived from the template text: the default date is "26 Jul 2024"; tools in the first
     // user message are pretty-printed with tojson(indent=4).
     let source = std::fs::read_to_string(fixtures().join("llama31.jinja")).expect("template");
-    let special = SpecialTokens { bos: Some("<|begin_of_text|>".into()), ..Default::default() };
-    let t = ChatTemplate::named("llama31.jinja", source).expect("compiles").with_special_tokens(special);
-    let out = t.render(&ChatRequest::new(vec![Message::user("Hi")], true)).expect("renders");
+    let special = SpecialTokens {
+        bos: Some("<|begin_of_text|>".into()),
+        ..Default::default()
+    };
+    let t = ChatTemplate::named("llama31.jinja", source)
+        .expect("compiles")
+        .with_special_tokens(special);
+    let out = t
+        .render(&ChatRequest::new(vec![Message::user("Hi")], true))
+        .expect("renders");
     assert_eq!(
         out,
         "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\n\
@@ -88,8 +126,14 @@ fn llama31_template_uses_date_and_tools() {
     req.tools = Some(serde_json::json!([{"name": "f", "parameters": {}}]));
     let out = t.render(&req).expect("renders");
     assert!(out.contains("Environment: ipython\n"), "{out}");
-    assert!(out.contains("{\n    \"name\": \"f\",\n    \"parameters\": {}\n}\n\nHi<|eot_id|>"), "{out}");
+    assert!(
+        out.contains("{\n    \"name\": \"f\",\n    \"parameters\": {}\n}\n\nHi<|eot_id|>"),
+        "{out}"
+    );
     // No first user message to put the tools in: the template raises.
     req.messages = vec![Message::system("only a system message")];
-    assert!(matches!(t.render(&req), Err(cogumi_tokenizer::Error::TemplateRaised { .. })));
+    assert!(matches!(
+        t.render(&req),
+        Err(cogumi_tokenizer::Error::TemplateRaised { .. })
+    ));
 }

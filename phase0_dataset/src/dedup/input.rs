@@ -5,16 +5,13 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::Read;
 use std::path::Path;
 
 use anyhow::{Context, bail};
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 
 use crate::schema::Example;
-
-/// Lines handed to rayon at a time.
-pub const CHUNK_LINES: usize = 8192;
 
 /// What the engine needs from one row.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,35 +87,73 @@ impl RowFormat {
     }
 }
 
-/// Calls `f` with consecutive chunks of `(1-based line number, line)` of non-blank lines.
+/// Bytes read per chunk (whole lines; a longer line makes a longer chunk).
+pub const CHUNK_BYTES: usize = 8 << 20;
+
+/// Calls `f` with consecutive chunks of `(1-based line number, line)` of the non-blank lines
+/// of `path` (line terminators removed). Lines are slices of one block read per chunk, so
+/// there is no allocation per line. Invalid UTF-8 is an error naming the line.
 pub fn for_each_chunk(
     path: &Path,
-    mut f: impl FnMut(&[(u64, String)]) -> anyhow::Result<()>,
+    mut f: impl FnMut(&[(u64, &str)]) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut block: Vec<u8> = Vec::new();
     let mut line_no = 0u64;
-    let mut chunk: Vec<(u64, String)> = Vec::with_capacity(CHUNK_LINES);
-    loop {
-        chunk.clear();
-        while chunk.len() < CHUNK_LINES {
-            let mut line = String::new();
-            let n = reader
-                .read_line(&mut line)
-                .with_context(|| format!("reading {} line {}", path.display(), line_no + 1))?;
+    let mut eof = false;
+    let mut target = CHUNK_BYTES;
+    while !eof {
+        // Top the block up to `target` bytes (it starts with the previous partial line).
+        while block.len() < target {
+            let old = block.len();
+            block.resize(target, 0);
+            let n = file
+                .read(&mut block[old..])
+                .with_context(|| format!("reading {}", path.display()))?;
+            block.truncate(old + n);
             if n == 0 {
+                eof = true;
                 break;
             }
-            line_no += 1;
-            if !line.trim().is_empty() {
-                chunk.push((line_no, line));
+        }
+        // Complete lines only, unless at end of file.
+        let cut = match block.iter().rposition(|&b| b == b'\n') {
+            _ if eof => block.len(),
+            Some(p) => p + 1,
+            None => {
+                // One line longer than the block: read more before cutting.
+                target += CHUNK_BYTES;
+                continue;
             }
+        };
+        target = CHUNK_BYTES;
+        let rest = block.split_off(cut);
+        if !block.is_empty() {
+            let text = match std::str::from_utf8(&block) {
+                Ok(t) => t,
+                Err(e) => {
+                    let bad = line_no + 1 + bytecount_newlines(&block[..e.valid_up_to()]);
+                    bail!("{} line {bad} is not UTF-8", path.display());
+                }
+            };
+            let mut lines: Vec<(u64, &str)> = Vec::new();
+            let body = text.strip_suffix('\n').unwrap_or(text);
+            for raw in body.split('\n') {
+                line_no += 1;
+                let line = raw.strip_suffix('\r').unwrap_or(raw);
+                if !line.trim_ascii().is_empty() {
+                    lines.push((line_no, line));
+                }
+            }
+            f(&lines)?;
         }
-        if chunk.is_empty() {
-            return Ok(());
-        }
-        f(&chunk)?;
+        block = rest;
     }
+    Ok(())
+}
+
+fn bytecount_newlines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
 }
 
 #[derive(Default)]
@@ -246,6 +281,23 @@ mod tests {
         assert_eq!(r.id, "3");
         let r = plain(Some("id")).parse(3, r#"{"text": "t", "id": "a\"b"}"#).unwrap();
         assert_eq!(r.id, r#""a\"b""#);
+    }
+
+    #[test]
+    fn chunks_number_lines_and_skip_blanks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.jsonl");
+        std::fs::write(&path, "a\r\n\n  \nb\nc").unwrap();
+        let mut got = Vec::new();
+        for_each_chunk(&path, |lines| {
+            got.extend(lines.iter().map(|(n, l)| (*n, l.to_string())));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(got, vec![(1, "a".into()), (4, "b".into()), (5, "c".into())]);
+        std::fs::write(&path, b"ok\n\xff\n").unwrap();
+        let err = for_each_chunk(&path, |_| Ok(())).unwrap_err();
+        assert!(format!("{err:#}").contains("line 2"), "{err:#}");
     }
 
     #[test]

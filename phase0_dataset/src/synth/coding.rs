@@ -3,8 +3,6 @@
 //! (divisors, thresholds, shifts, bases) in the task text, a reference implementation, and a
 //! Rust re-implementation with Python semantics that computes the expected test values.
 
-use serde_json::json;
-
 use super::Task;
 use super::rng::Rng;
 use crate::check::Check;
@@ -109,12 +107,15 @@ fn build(rng: &mut Rng, spec: Spec) -> Task {
         cases,
     } = spec;
     let (ex_args, ex_want) = &cases[0];
+    let (ex2_args, ex2_want) = &cases[1];
     let lead = match rng.below(3) {
         0 => format!("Write a Python function `{name}` that {description}."),
         1 => format!("Implement `{name}` in Python: it {description}."),
         _ => format!("Create a Python function named `{name}`, which {description}."),
     };
-    let instruction = format!("{lead} For example, `{name}({ex_args})` should return `{ex_want}`.");
+    let instruction = format!(
+        "{lead} For example, `{name}({ex_args})` should return `{ex_want}`, and `{name}({ex2_args})` should return `{ex2_want}`."
+    );
     let tests: Vec<String> = cases
         .iter()
         .map(|(args, want)| format!("assert {name}({args}) == {want}"))
@@ -216,7 +217,8 @@ fn count_char(rng: &mut Rng) -> Task {
 
 fn long_words(rng: &mut Rng) -> Task {
     let n = rng.range(2, 6);
-    let name = pick_name(rng, &["long_words", "words_longer_than_", "filter_long_words"], if rng.chance(0.5) { "" } else { "n" });
+    let suffix = if rng.chance(0.5) { "" } else { "_n" };
+    let name = pick_name(rng, &["long_words", "words_longer_than", "filter_long_words"], suffix);
     let cases = cases(rng, 5, |r| {
         let s = sentence(r, 1, 7);
         let out: Vec<String> = s.split_whitespace().filter(|w| w.len() as i64 > n).map(str::to_owned).collect();
@@ -368,9 +370,12 @@ fn words_starting(rng: &mut Rng) -> Task {
 // ---- hard specs ----------------------------------------------------------------------------
 
 fn rle(rng: &mut Rng) -> Task {
-    let sep = *rng.pick(&["", ":", "-"]);
-    let join = *rng.pick(&["", ",", " "]);
-    let name = pick_name(rng, &["run_length_encode", "rle", "compress_runs"], "");
+    let sep = *rng.pick(&["", ":", "-", "x"]);
+    let join = *rng.pick(&["", ",", " ", ";"]);
+    let count_first = rng.chance(0.5);
+    let name = pick_name(rng, &["run_length_encode", "rle", "compress_runs", "encode_runs"], "");
+    let p = *rng.pick(&["s", "text", "data", "raw"]);
+    let (i, j) = *rng.pick(&[("i", "j"), ("start", "end"), ("a", "b")]);
     let cases = cases(rng, 5, |r| {
         let n = r.below(12);
         let alphabet = ['a', 'b', 'c', 'x'];
@@ -383,23 +388,33 @@ fn rle(rng: &mut Rng) -> Task {
         }
         let mut parts = Vec::new();
         let cs: Vec<char> = s.chars().collect();
-        let mut i = 0;
-        while i < cs.len() {
-            let mut j = i;
-            while j < cs.len() && cs[j] == cs[i] {
-                j += 1;
+        let mut a = 0;
+        while a < cs.len() {
+            let mut b = a;
+            while b < cs.len() && cs[b] == cs[a] {
+                b += 1;
             }
-            parts.push(format!("{}{sep}{}", cs[i], j - i));
-            i = j;
+            parts.push(if count_first {
+                format!("{}{sep}{}", b - a, cs[a])
+            } else {
+                format!("{}{sep}{}", cs[a], b - a)
+            });
+            a = b;
         }
         (py_str(&s), py_str(&parts.join(join)))
     });
     let shown_join = if join.is_empty() { "nothing".to_owned() } else { format!("'{join}'") };
-    let shown_sep = if sep.is_empty() { "directly followed by".to_owned() } else { format!("followed by '{sep}' and") };
+    let shown_sep = if sep.is_empty() { "directly".to_owned() } else { format!("with '{sep}' in between") };
+    let order = if count_first { "the run length followed by the character" } else { "the character followed by the run length" };
+    let piece = if count_first {
+        format!("str({j} - {i}) + '{sep}' + {p}[{i}]")
+    } else {
+        format!("{p}[{i}] + '{sep}' + str({j} - {i})")
+    };
     build(rng, Spec {
         template: "coding:rle",
-        description: format!("run-length encodes the string `s`: each maximal run of one repeated character becomes that character {shown_sep} the run length, and the encoded runs are joined with {shown_join}"),
-        code: format!("def {name}(s):\n    parts = []\n    i = 0\n    while i < len(s):\n        j = i\n        while j < len(s) and s[j] == s[i]:\n            j += 1\n        parts.append(s[i] + '{sep}' + str(j - i))\n        i = j\n    return '{join}'.join(parts)"),
+        description: format!("run-length encodes the string `{p}`: each maximal run of one repeated character becomes {order} ({shown_sep}), and the encoded runs are joined with {shown_join}"),
+        code: format!("def {name}({p}):\n    parts = []\n    {i} = 0\n    while {i} < len({p}):\n        {j} = {i}\n        while {j} < len({p}) and {p}[{j}] == {p}[{i}]:\n            {j} += 1\n        parts.append({piece})\n        {i} = {j}\n    return '{join}'.join(parts)"),
         name,
         cases,
     })
@@ -409,7 +424,9 @@ fn balanced(rng: &mut Rng) -> Task {
     let all = [('(', ')'), ('[', ']'), ('{', '}'), ('<', '>')];
     let k = 2 + rng.below(3);
     let pairs = rng.sample(&all, k);
-    let name = pick_name(rng, &["is_balanced", "brackets_ok", "check_nesting"], "");
+    let name = pick_name(rng, &["is_balanced", "brackets_ok", "check_nesting", "well_nested"], "");
+    let p = *rng.pick(&["s", "text", "expr", "source"]);
+    let st = *rng.pick(&["stack", "pending", "expected", "waiting"]);
     let opens: String = pairs.iter().map(|p| p.0).collect();
     let closes: String = pairs.iter().map(|p| p.1).collect();
     let cases = cases(rng, 6, |r| {
@@ -428,7 +445,10 @@ fn balanced(rng: &mut Rng) -> Task {
                         s.push(c);
                     }
                 }
-                _ => s.push(*r.pick(&['a', 'b', '1', ' '])),
+                _ => {
+                    s.push_str(*r.pick(WORDS));
+                    s.push(' ');
+                }
             }
         }
         if r.chance(0.6) {
@@ -440,34 +460,46 @@ fn balanced(rng: &mut Rng) -> Task {
             s.push(r.pick(&pairs).1);
         }
         // Reference check with a stack, as the Python code does.
-        let mut st = Vec::new();
+        let mut seen = Vec::new();
         let mut ok = true;
         for c in s.chars() {
             if let Some(i) = opens.find(c) {
-                st.push(closes.as_bytes()[i] as char);
-            } else if closes.contains(c) && st.pop() != Some(c) {
+                seen.push(closes.as_bytes()[i] as char);
+            } else if closes.contains(c) && seen.pop() != Some(c) {
                 ok = false;
                 break;
             }
         }
-        ok &= st.is_empty();
+        ok &= seen.is_empty();
         (py_str(&s), py_bool(ok).to_owned())
     });
     let shown: Vec<String> = pairs.iter().map(|p| format!("{}{}", p.0, p.1)).collect();
-    build(rng, Spec {
-        template: "coding:balanced",
-        description: format!("returns True if the brackets in `s` are balanced and properly nested, using only the bracket pairs {}; all other characters are ignored", shown.join(" ")),
-        code: format!("def {name}(s):\n    pairs = {{{}}}\n    stack = []\n    for c in s:\n        if c in pairs:\n            stack.append(pairs[c])\n        elif c in {} and (not stack or stack.pop() != c):\n            return False\n    return not stack",
+    let code = if rng.chance(0.5) {
+        format!(
+            "def {name}({p}):\n    pairs = {{{}}}\n    {st} = []\n    for c in {p}:\n        if c in pairs:\n            {st}.append(pairs[c])\n        elif c in {} and (not {st} or {st}.pop() != c):\n            return False\n    return not {st}",
             pairs.iter().map(|p| format!("{}: {}", py_str(&p.0.to_string()), py_str(&p.1.to_string()))).collect::<Vec<_>>().join(", "),
-            py_str(&closes)),
-        name,
-        cases,
-    })
+            py_str(&closes)
+        )
+    } else {
+        format!(
+            "def {name}({p}):\n    opening = {}\n    closing = {}\n    {st} = []\n    for ch in {p}:\n        if ch in opening:\n            {st}.append(closing[opening.index(ch)])\n        elif ch in closing:\n            if not {st} or {st}.pop() != ch:\n                return False\n    return len({st}) == 0",
+            py_str(&opens),
+            py_str(&closes)
+        )
+    };
+    let description = match rng.below(2) {
+        0 => format!("returns True if the brackets in `{p}` are balanced and properly nested, using only the bracket pairs {}; all other characters are ignored", shown.join(" ")),
+        _ => format!("checks whether every opening bracket in `{p}` is closed by the matching bracket in the right order (pairs: {}), ignoring any other character, and returns a bool", shown.join(", ")),
+    };
+    build(rng, Spec { template: "coding:balanced", description, code, name, cases })
 }
 
 fn merge_intervals(rng: &mut Rng) -> Task {
     let touching = rng.chance(0.5);
-    let name = pick_name(rng, &["merge_intervals", "combine_ranges", "union_of_intervals"], "");
+    let name = pick_name(rng, &["merge_intervals", "combine_ranges", "union_of_intervals", "merge_spans"], "");
+    let p = *rng.pick(&["intervals", "ranges", "spans", "periods"]);
+    let (a, b) = *rng.pick(&[("a", "b"), ("start", "end"), ("lo", "hi")]);
+    let out = *rng.pick(&["out", "merged", "result"]);
     let cases = cases(rng, 5, |r| {
         let n = r.below(6);
         let mut v: Vec<(i64, i64)> = (0..n)
@@ -478,22 +510,22 @@ fn merge_intervals(rng: &mut Rng) -> Task {
             .collect();
         let shown = format!("[{}]", v.iter().map(|(a, b)| format!("[{a}, {b}]")).collect::<Vec<_>>().join(", "));
         v.sort();
-        let mut out: Vec<(i64, i64)> = Vec::new();
+        let mut merged: Vec<(i64, i64)> = Vec::new();
         for (a, b) in v {
-            match out.last_mut() {
+            match merged.last_mut() {
                 Some(last) if a < last.1 || (touching && a == last.1) => last.1 = last.1.max(b),
-                _ => out.push((a, b)),
+                _ => merged.push((a, b)),
             }
         }
-        let want = format!("[{}]", out.iter().map(|(a, b)| format!("[{a}, {b}]")).collect::<Vec<_>>().join(", "));
+        let want = format!("[{}]", merged.iter().map(|(a, b)| format!("[{a}, {b}]")).collect::<Vec<_>>().join(", "));
         (shown, want)
     });
     let rule = if touching { "intervals that overlap or touch (one ends where the next starts) are merged" } else { "intervals that merely touch (one ends exactly where the next starts) are kept separate" };
     let cmp = if touching { "<=" } else { "<" };
     build(rng, Spec {
         template: "coding:merge_intervals",
-        description: format!("takes a list of [start, end] intervals and returns the merged intervals sorted by start; {rule}"),
-        code: format!("def {name}(intervals):\n    out = []\n    for a, b in sorted(intervals):\n        if out and a {cmp} out[-1][1]:\n            out[-1][1] = max(out[-1][1], b)\n        else:\n            out.append([a, b])\n    return out"),
+        description: format!("takes a list `{p}` of [start, end] pairs and returns the merged intervals sorted by start; {rule}"),
+        code: format!("def {name}({p}):\n    {out} = []\n    for {a}, {b} in sorted({p}):\n        if {out} and {a} {cmp} {out}[-1][1]:\n            {out}[-1][1] = max({out}[-1][1], {b})\n        else:\n            {out}.append([{a}, {b}])\n    return {out}"),
         name,
         cases,
     })
@@ -571,21 +603,32 @@ fn recurrence(rng: &mut Rng) -> Task {
 }
 
 fn longest_run(rng: &mut Rng) -> Task {
-    let name = pick_name(rng, &["longest_run", "max_streak", "longest_plateau"], "");
-    let what = *rng.pick(&["equal", "identical"]);
+    // (relation in words, Python comparison of the previous element and x, Rust predicate)
+    type Pred = fn(i64, i64) -> bool;
+    let rels: [(&str, &str, Pred); 4] = [
+        ("equal to", "x == {p}[i - 1]", |prev, x| x == prev),
+        ("greater than", "x > {p}[i - 1]", |prev, x| x > prev),
+        ("less than", "x < {p}[i - 1]", |prev, x| x < prev),
+        ("at least", "x >= {p}[i - 1]", |prev, x| x >= prev),
+    ];
+    let (what, cond, pred) = *rng.pick(&rels);
+    let name = pick_name(rng, &["longest_run", "max_streak", "longest_stretch", "best_streak"], "");
+    let p = *rng.pick(&["nums", "values", "series", "data"]);
+    let (best, cur) = *rng.pick(&[("best", "cur"), ("longest", "current"), ("top", "run")]);
     let cases = cases(rng, 5, |r| {
-        let v = rand_list(r, 0, 3, 0, 10);
-        let (mut best, mut cur) = (0usize, 0usize);
+        let v = rand_list(r, 0, 5, 0, 10);
+        let (mut b, mut c) = (0usize, 0usize);
         for i in 0..v.len() {
-            cur = if i > 0 && v[i] == v[i - 1] { cur + 1 } else { 1 };
-            best = best.max(cur);
+            c = if i > 0 && pred(v[i - 1], v[i]) { c + 1 } else { 1 };
+            b = b.max(c);
         }
-        (py_list(&v), best.to_string())
+        (py_list(&v), b.to_string())
     });
+    let cond = cond.replace("{p}", p);
     build(rng, Spec {
         template: "coding:longest_run",
-        description: format!("returns the length of the longest run of consecutive {what} elements in `nums`, or 0 for an empty list"),
-        code: format!("def {name}(nums):\n    best = cur = 0\n    for i, x in enumerate(nums):\n        cur = cur + 1 if i > 0 and x == nums[i - 1] else 1\n        best = max(best, cur)\n    return best"),
+        description: format!("returns the length of the longest stretch of consecutive elements of `{p}` in which each element is {what} the one before it (a single element is a stretch of 1), or 0 for an empty list"),
+        code: format!("def {name}({p}):\n    {best} = {cur} = 0\n    for i, x in enumerate({p}):\n        {cur} = {cur} + 1 if i > 0 and {cond} else 1\n        {best} = max({best}, {cur})\n    return {best}"),
         name,
         cases,
     })
@@ -689,35 +732,50 @@ fn second_extreme(rng: &mut Rng) -> Task {
 }
 
 fn password(rng: &mut Rng) -> Task {
-    let min = rng.range(6, 12);
+    let min = rng.range(6, 14);
     let upper = rng.chance(0.5);
+    let lower = rng.chance(0.5);
+    let symbols = *rng.pick(&["!?#", "@$%", "*&+", "!@#$"]);
     let symbol = rng.chance(0.5);
-    let name = pick_name(rng, &["is_strong_password", "password_ok", "valid_password"], "");
+    let no_space = rng.chance(0.5);
+    let name = pick_name(rng, &["is_strong_password", "password_ok", "valid_password", "check_password"], "");
+    let p = *rng.pick(&["password", "pw", "candidate", "secret"]);
     let cases = cases(rng, 6, |r| {
-        let len = r.range(3, 16) as usize;
-        let pool: Vec<char> = "abcdefgxyzABCXYZ0123456789!?#".chars().collect();
+        let len = r.range(3, 18) as usize;
+        let pool: Vec<char> = format!("abcdefgxyzABCXYZ0123456789 {symbols}").chars().collect();
         let s: String = (0..len).map(|_| *r.pick(&pool)).collect();
         let ok = s.chars().count() as i64 >= min
             && s.chars().any(|c| c.is_ascii_digit())
             && (!upper || s.chars().any(|c| c.is_ascii_uppercase()))
-            && (!symbol || s.chars().any(|c| "!?#".contains(c)));
+            && (!lower || s.chars().any(|c| c.is_ascii_lowercase()))
+            && (!symbol || s.chars().any(|c| symbols.contains(c)))
+            && (!no_space || !s.contains(' '));
         (py_str(&s), py_bool(ok).to_owned())
     });
     let mut rules = vec![format!("has at least {min} characters"), "contains a digit".to_owned()];
-    let mut code = format!("def {name}(password):\n    return (\n        len(password) >= {min}\n        and any(c.isdigit() for c in password)");
+    let mut checks = vec![format!("len({p}) >= {min}"), format!("any(c.isdigit() for c in {p})")];
     if upper {
         rules.push("contains an uppercase letter".into());
-        code.push_str("\n        and any(c.isupper() for c in password)");
+        checks.push(format!("any(c.isupper() for c in {p})"));
+    }
+    if lower {
+        rules.push("contains a lowercase letter".into());
+        checks.push(format!("any(c.islower() for c in {p})"));
     }
     if symbol {
-        rules.push("contains one of the symbols ! ? #".into());
-        code.push_str("\n        and any(c in '!?#' for c in password)");
+        let shown: Vec<String> = symbols.chars().map(String::from).collect();
+        rules.push(format!("contains one of the symbols {}", shown.join(" ")));
+        checks.push(format!("any(c in {} for c in {p})", py_str(symbols)));
     }
-    code.push_str("\n    )");
+    if no_space {
+        rules.push("contains no space".into());
+        checks.push(format!("' ' not in {p}"));
+    }
+    let code = format!("def {name}({p}):\n    return (\n        {}\n    )", checks.join("\n        and "));
     let last = rules.pop().unwrap_or_default();
     build(rng, Spec {
         template: "coding:password",
-        description: format!("returns True if `password` {} and {last}, and False otherwise", rules.join(", ")),
+        description: format!("returns True if `{p}` {} and {last}, and False otherwise", rules.join(", ")),
         code,
         name,
         cases,

@@ -257,8 +257,9 @@ fn consequence(rng: &mut Rng) -> Task {
     let name = *rng.pick(NAMES);
     let i = rng.below(EFFECTS.len());
     let (situation, effect) = EFFECTS[i];
+    let k = 3 + rng.below(2);
     let others: Vec<String> = rng
-        .sample(&(0..EFFECTS.len()).filter(|&j| j != i).collect::<Vec<_>>(), 3 + rng.below(2))
+        .sample(&(0..EFFECTS.len()).filter(|&j| j != i).collect::<Vec<_>>(), k)
         .into_iter()
         .map(|j| EFFECTS[j].1.replace("{n}", name))
         .collect();

@@ -49,7 +49,7 @@ const ENDINGS: [&str; 6] = [
     "Share this with a friend.",
     "End of note.",
 ];
-const JSON_KEYS: [&str; 6] = ["topic", "summary", "benefit", "audience", "tip", "rating"];
+const JSON_KEYS: [&str; 6] = ["topic", "overview", "benefit", "audience", "tip", "rating"];
 
 #[derive(Clone, Copy, PartialEq)]
 enum Format {

@@ -14,11 +14,17 @@ use crate::check::Check;
 pub fn generate(rng: &mut Rng, hard: bool) -> Task {
     let pick = rng.below(if hard { 6 } else { 5 });
     match (hard, pick) {
-        (false, 0 | 1) => chain(rng, 1 + rng.below(2)),
+        (false, 0 | 1) => {
+            let n = 1 + rng.below(2);
+            chain(rng, n)
+        }
         (false, 2) => containers(rng),
         (false, 3) => expression(rng, false),
         (false, _) => percent_of(rng),
-        (true, 0 | 1) => chain(rng, 3 + rng.below(3)),
+        (true, 0 | 1) => {
+            let n = 3 + rng.below(3);
+            chain(rng, n)
+        }
         (true, 2) => group_totals(rng),
         (true, 3) => tank(rng),
         (true, 4) => shopping(rng),
@@ -302,28 +308,53 @@ fn shopping(rng: &mut Rng) -> Task {
 }
 
 fn discount(rng: &mut Rng) -> Task {
+    // Amounts in cents, so discounts and taxes stay exact.
+    let money = |c: i64| {
+        if c % 100 == 0 {
+            format!("${}", c / 100)
+        } else {
+            format!("${}.{:02}", c / 100, c % 100)
+        }
+    };
     loop {
-        let price = 20 * rng.range(2, 50);
-        let d = *rng.pick(&[10i64, 20, 25, 40, 50]);
-        let t = *rng.pick(&[5i64, 10, 20]);
-        let disc = price * (100 - d);
-        if disc % 100 != 0 || (disc / 100 * (100 + t)) % 100 != 0 {
+        let price = rng.range(15, 400);
+        let d = *rng.pick(&[10i64, 15, 20, 25, 30, 40, 50]);
+        let t = *rng.pick(&[5i64, 8, 10, 12, 20]);
+        let after = price * (100 - d);
+        if (after * t) % 100 != 0 {
             continue;
         }
-        let after = disc / 100;
-        let fin = after * (100 + t) / 100;
-        let thing = *rng.pick(&["jacket", "lamp", "backpack", "bicycle helmet", "kettle", "desk chair", "tent", "pair of boots"]);
-        let q = format!(
-            "A {thing} costs ${price}. It is discounted by {d}%, and then a {t}% sales tax is added to the discounted price. What is the final price in dollars?"
+        let tax = after * t / 100;
+        let fin = after + tax;
+        let thing = *rng.pick(&[
+            "jacket", "lamp", "backpack", "bicycle helmet", "kettle", "desk chair", "tent",
+            "pair of boots", "guitar", "rug", "coffee grinder", "telescope", "sleeping bag",
+            "printer", "bookshelf", "rain coat", "blender", "scooter", "camera bag", "mattress",
+        ]);
+        let name = *rng.pick(NAMES);
+        let store = format!(
+            "{} {}",
+            super::words::surname(rng),
+            rng.pick(&["Outlet", "Market", "Store", "Emporium", "Goods", "Traders"])
         );
-        return finish(
+        let q = match rng.below(4) {
+            0 => format!("A {thing} costs ${price}. It is discounted by {d}%, and then a {t}% sales tax is added to the discounted price. What is the final price in dollars?"),
+            1 => format!("{name} wants a {thing} priced at ${price} at {store}. The shop takes {d}% off, then charges {t}% tax on the reduced price. How many dollars does {name} pay?"),
+            2 => format!("At {store}, a ${price} {thing} is on sale for {d}% off. Sales tax of {t}% applies to the sale price. What does the {thing} cost in the end, in dollars?"),
+            _ => format!("{name} buys a {thing} listed at ${price}. With a {d}% coupon and {t}% tax added afterwards on the discounted amount, what is the total in dollars?"),
+        };
+        let steps = vec![
+            format!("Discount: {d}% of ${price} is {}, so the price becomes {}.", money(price * 100 - after), money(after)),
+            format!("Tax: {t}% of {} is {}, so the final price is {}.", money(after), money(tax), money(fin)),
+        ];
+        let shown = money(fin).trim_start_matches('$').to_owned();
+        let mut output = steps.join("\n");
+        output.push_str(&format!("\nAnswer: {shown}"));
+        return Task::single(
             "math:discount",
             q,
-            vec![
-                format!("Discount: {d}% of ${price} is ${}, so the price becomes ${after}.", price - after),
-                format!("Tax: {t}% of ${after} is ${}, so the final price is ${fin}.", fin - after),
-            ],
-            fin,
+            output,
+            Check::Exact { value: json!(fin as f64 / 100.0) },
         );
     }
 }

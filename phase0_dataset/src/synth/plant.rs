@@ -62,7 +62,12 @@ pub(super) fn regenerate_near_dups(
             return Ok(total);
         }
         removed.sort_unstable();
-        tracing::debug!(round, rows = removed.len(), "regenerating accidental near-duplicates");
+        let mut templates: std::collections::BTreeMap<&str, usize> = Default::default();
+        for &i in &removed {
+            let t = rows[i].meta.get("template").and_then(|v| v.as_str()).unwrap_or("?");
+            *templates.entry(t).or_default() += 1;
+        }
+        tracing::debug!(round, rows = removed.len(), ?templates, "regenerating accidental near-duplicates");
         total += removed.len();
         for i in removed {
             let row = &rows[i];

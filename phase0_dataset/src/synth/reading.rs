@@ -38,7 +38,8 @@ pub fn generate_reading(rng: &mut Rng, hard: bool) -> Task {
     if !hard {
         let e = entity(rng, None);
         let n = 4 + rng.below(3).min(e.facts.len() - 4);
-        let text = passage(rng, &e, n, rng.below(2));
+        let fillers = rng.below(2);
+        let text = passage(rng, &e, n, fillers);
         let f = &e.facts[rng.below(n)];
         return reading_task(
             rng,
@@ -62,7 +63,8 @@ pub fn generate_reading(rng: &mut Rng, hard: bool) -> Task {
 /// Two entities; the question targets a fact of the second that the first also states.
 fn distractor(rng: &mut Rng, a: &Entity, b: &Entity) -> Task {
     let n = 4 + rng.below(2);
-    let first = passage(rng, a, n, 1 + rng.below(2));
+    let fillers = 1 + rng.below(2);
+    let first = passage(rng, a, n, fillers);
     let shared: Vec<&Fact> = b
         .facts
         .iter()
@@ -74,7 +76,8 @@ fn distractor(rng: &mut Rng, a: &Entity, b: &Entity) -> Task {
     } else {
         shared[rng.below(shared.len())]
     };
-    let second = passage(rng, b, n, 1 + rng.below(2));
+    let fillers = 1 + rng.below(2);
+    let second = passage(rng, b, n, fillers);
     reading_task(
         rng,
         "reading:distractor",

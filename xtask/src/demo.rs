@@ -1,0 +1,140 @@
+//! `cargo xtask demo`: the main job on the embedded default. Runs the `smollm2-demo` pipeline
+//! (fetch + import SmolLM2, phase 0 dataset) through the orchestrator, then chats with the model,
+//! measures perplexity on the bundled English text and prints a short report with tokens/s.
+//! Every step is a subprocess a user could type; the report lands in `artifacts/demo/report.md`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use serde_json::Value;
+
+use crate::run::{RunArgs, run_collect};
+use crate::util;
+
+/// Arguments of `demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Pipeline preset the demo runs.
+    #[arg(long, default_value = "configs/smollm2-demo.toml")]
+    pub config: PathBuf,
+    /// Tokens per chat answer.
+    #[arg(long, default_value_t = 48)]
+    pub max_new_tokens: usize,
+}
+
+const PROMPTS: &[&str] = &[
+    "What is the capital of France?",
+    "Write a Python function that returns the square of a number.",
+    "Give me three tips for staying focused while studying.",
+];
+
+/// Runs the demo.
+pub fn run(args: &DemoArgs) -> Result<()> {
+    let root = util::root();
+    let (ok, outputs) = run_collect(&RunArgs {
+        phases: vec![],
+        config: root.join(&args.config),
+        dry_run: false,
+        no_build: false,
+        bin_dir: None,
+        artifacts: None,
+    })?;
+    if !ok {
+        bail!("the demo pipeline reported a failed check; see the run log above");
+    }
+    let model = outputs
+        .get("fetch-model")
+        .context("the demo preset has no `fetch-model` step")?
+        .clone();
+    let validation = util::bin("phase9_validation");
+    let mut report = String::from("# Cogumi demo report\n\n");
+    report.push_str(&format!("Model artifact: `{}`\n\n", rel(&root, &model)));
+    report.push_str("## Pipeline artifacts\n\n| step | artifact |\n|---|---|\n");
+    let mut steps: Vec<_> = outputs.iter().collect();
+    steps.sort();
+    for (step, dir) in steps {
+        report.push_str(&format!("| {step} | `{}` |\n", rel(&root, dir)));
+    }
+    report.push_str(&phase0_summary(&outputs));
+
+    report.push_str("\n## Chat (greedy)\n\n");
+    let mut decode_rates = Vec::new();
+    for prompt in PROMPTS {
+        let out = util::run_capture(
+            Command::new(&validation)
+                .arg("generate")
+                .arg("--model")
+                .arg(&model)
+                .args(["--chat", prompt, "--greedy", "--json", "-q"])
+                .args(["--max-new-tokens", &args.max_new_tokens.to_string()]),
+        )?;
+        let v: Value = serde_json::from_str(out.trim()).context("parsing generate --json")?;
+        let text = v["text"].as_str().unwrap_or("").trim().to_string();
+        let rate = v["decode_tok_s"].as_f64().unwrap_or(0.0);
+        decode_rates.push(rate);
+        eprintln!("\n> {prompt}\n{text}\n");
+        report.push_str(&format!(
+            "**User:** {prompt}\n\n**SmolLM2:** {}\n\n_{} tokens, prefill {:.0} tok/s, decode {:.1} tok/s_\n\n",
+            text.replace('\n', "\n> "),
+            v["generated_ids"].as_array().map_or(0, Vec::len),
+            v["prefill_tok_s"].as_f64().unwrap_or(0.0),
+            rate
+        ));
+    }
+
+    let text = root.join("data/english.txt");
+    let ppl = util::run_capture(
+        Command::new(&validation)
+            .arg("perplexity")
+            .arg("--model")
+            .arg(&model)
+            .arg("--text")
+            .arg(&text)
+            .arg("-q"),
+    )?;
+    let p: Value = serde_json::from_str(ppl.trim()).context("parsing perplexity output")?;
+    report.push_str(&format!(
+        "## Perplexity on `data/english.txt`\n\n{} tokens in {} window(s): token perplexity **{:.2}**, \
+         word perplexity {:.2}, bits per byte {:.3}; {:.0} tokens/s.\n",
+        p["tokens"], p["windows"], num(&p, "token_perplexity"), num(&p, "word_perplexity"),
+        num(&p, "bits_per_byte"), num(&p, "tok_s")
+    ));
+    let mean_decode = decode_rates.iter().sum::<f64>() / decode_rates.len().max(1) as f64;
+    report.push_str(&format!(
+        "\nMean decode speed: {mean_decode:.1} tokens/s on {}.\n",
+        util::machine()
+    ));
+    let dir = root.join("artifacts/demo");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("report.md");
+    std::fs::write(&path, &report).with_context(|| format!("writing {}", path.display()))?;
+    eprintln!("{report}");
+    println!("{}", path.display());
+    Ok(())
+}
+
+fn num(v: &Value, k: &str) -> f64 {
+    v[k].as_f64().unwrap_or(f64::NAN)
+}
+
+fn rel(root: &Path, p: &Path) -> String {
+    p.strip_prefix(root).unwrap_or(p).display().to_string()
+}
+
+/// A few lines from the phase 0 stats artifact, when the preset ran phase 0.
+fn phase0_summary(outputs: &std::collections::HashMap<String, PathBuf>) -> String {
+    let Some(stats) = outputs.get("stats") else {
+        return String::new();
+    };
+    let report = stats.join("report.md");
+    match std::fs::read_to_string(&report) {
+        Ok(text) => format!(
+            "\n## Phase 0 dataset\n\nFull report: `{}`\n\n{}\n",
+            report.display(),
+            text.lines().skip(1).take(30).collect::<Vec<_>>().join("\n")
+        ),
+        Err(_) => String::new(),
+    }
+}
