@@ -142,7 +142,10 @@ impl Constraint {
                 _ => false,
             },
             Constraint::BulletCount { n } => {
-                text.lines().filter(|l| l.trim_start().starts_with("- ")).count() == *n
+                text.lines()
+                    .filter(|l| l.trim_start().starts_with("- "))
+                    .count()
+                    == *n
             }
             Constraint::EndsWith { phrase } => text.trim_end().ends_with(phrase.as_str()),
             Constraint::NoCommas => !text.contains(','),
@@ -175,7 +178,7 @@ fn exact_matches(expected: &Value, got: &str) -> bool {
             }
         }
         Value::String(s) => normalise(s) == normalise(got),
-        other => other.to_string() == got,
+        other => serde_json::from_str::<Value>(got).is_ok_and(|v| v == *other),
     }
 }
 
@@ -215,8 +218,12 @@ mod tests {
             name: "get_weather".into(),
             arguments: json!({"city": "Lisbon", "unit": "celsius"}),
         };
-        assert!(c.verify(r#"{"name":"get_weather","arguments":{"unit":"celsius","city":"Lisbon"}}"#));
-        assert!(!c.verify(r#"{"name":"get_weather","arguments":{"city":"Porto","unit":"celsius"}}"#));
+        assert!(
+            c.verify(r#"{"name":"get_weather","arguments":{"unit":"celsius","city":"Lisbon"}}"#)
+        );
+        assert!(
+            !c.verify(r#"{"name":"get_weather","arguments":{"city":"Porto","unit":"celsius"}}"#)
+        );
         assert!(!c.verify("get_weather(Lisbon)"));
     }
 

@@ -28,7 +28,10 @@ pub fn section<T: DeserializeOwned + Default>(
 }
 
 /// [`section`] on TOML text.
-pub fn section_from_str<T: DeserializeOwned + Default>(text: &str, name: &str) -> anyhow::Result<T> {
+pub fn section_from_str<T: DeserializeOwned + Default>(
+    text: &str,
+    name: &str,
+) -> anyhow::Result<T> {
     let mut table: toml::Table = toml::from_str(text).context("parsing toml")?;
     for key in table.keys() {
         if !SECTIONS.contains(&key.as_str()) {

@@ -6,7 +6,7 @@
 //! `data.jsonl` + `removed.jsonl`) or any plain JSONL file (output: a `dedup` artifact with
 //! `kept.jsonl` + `removed.jsonl`). `removed.jsonl` has one row per removed row:
 //! `{"id", "duplicate_of", "jaccard", "kind": "exact"|"near"}`, where `duplicate_of` is always
-//! a kept row.
+//! a kept row; `clusters.jsonl` lists every cluster of two or more rows (kept and removed).
 
 mod input;
 
@@ -33,6 +33,8 @@ pub const DEDUP_KIND: &str = "dedup";
 pub const KEPT_FILE: &str = "kept.jsonl";
 /// One row per removed row.
 pub const REMOVED_FILE: &str = "removed.jsonl";
+/// One row per cluster of two or more rows: `{"cluster", "size", "ids"}`.
+pub const CLUSTERS_FILE: &str = "clusters.jsonl";
 
 /// Arguments of `phase0_dataset dedup`.
 #[derive(Args, Debug, Clone, Default)]
@@ -268,11 +270,20 @@ pub fn run(args: &DedupArgs, common: &CommonArgs) -> anyhow::Result<Option<Artif
     let (kind, out_file, data_path, inputs, source_desc) = if dataset {
         let (artifact, data) = crate::io::open_dataset(&args.input)?;
         let desc = json!({"artifact": artifact.id()});
-        (DATASET_KIND, DATA_FILE, data, vec![artifact.as_input()], desc)
+        (
+            DATASET_KIND,
+            DATA_FILE,
+            data,
+            vec![artifact.as_input()],
+            desc,
+        )
     } else {
         let (sha256, _) = cogumi_artifact::sha256_file(&args.input)
             .with_context(|| format!("hashing {}", args.input.display()))?;
-        let name = args.input.file_name().map(|n| n.to_string_lossy().into_owned());
+        let name = args
+            .input
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned());
         let desc = json!({"file": name, "sha256": sha256});
         (DEDUP_KIND, KEPT_FILE, args.input.clone(), vec![], desc)
     };
@@ -382,8 +393,35 @@ pub fn run(args: &DedupArgs, common: &CommonArgs) -> anyhow::Result<Option<Artif
         removed_out.write_line(line.as_bytes())?;
     }
     removed_out.finish()?;
+    write_clusters(&writer, &outcome, &ids)?;
     set_metrics(&mut writer, &outcome, kept, &ids);
     Ok(Some(writer.commit()?))
+}
+
+/// `clusters.jsonl`: every cluster (connected component of exact and verified near pairs)
+/// of two or more rows, by first row, with the member ids in input order.
+fn write_clusters(
+    writer: &cogumi_artifact::ArtifactWriter,
+    outcome: &DedupOutcome,
+    ids: &[String],
+) -> anyhow::Result<()> {
+    let mut members: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+    for (row, &label) in outcome.cluster_of.iter().enumerate() {
+        members.entry(label).or_default().push(row);
+    }
+    let mut out = JsonlWriter::create(writer, CLUSTERS_FILE)?;
+    for (label, rows) in members.iter().filter(|(_, r)| r.len() >= 2) {
+        let list: Vec<&str> = rows.iter().map(|&r| ids[r].as_str()).collect();
+        let line = format!(
+            r#"{{"cluster":{},"size":{},"ids":[{}]}}"#,
+            ids[*label as usize],
+            rows.len(),
+            list.join(",")
+        );
+        out.write_line(line.as_bytes())?;
+    }
+    out.finish()?;
+    Ok(())
 }
 
 fn set_metrics(
@@ -452,7 +490,13 @@ mod tests {
     fn config_table_and_flags() {
         let text = "[dedup]\nthreshold = 0.9\nshingle = \"char\"\nngram = 7\nkeep = \"first\"\n";
         let s: DedupSection = crate::config::section_from_str(text, "dedup").unwrap();
-        assert_eq!((s.threshold, s.shingle, s.ngram, s.keep), (0.9, ShingleKind::Char, 7, Keep::First));
-        assert!(crate::config::section_from_str::<DedupSection>("[dedup]\nthreshhold = 1\n", "dedup").is_err());
+        assert_eq!(
+            (s.threshold, s.shingle, s.ngram, s.keep),
+            (0.9, ShingleKind::Char, 7, Keep::First)
+        );
+        assert!(
+            crate::config::section_from_str::<DedupSection>("[dedup]\nthreshhold = 1\n", "dedup")
+                .is_err()
+        );
     }
 }

@@ -241,7 +241,9 @@ pub static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         rule(
             "math:numeric_question",
             Domain::Math,
-            Box::new(move |f: &Features| f.prompt.contains('?') && numbers.find_iter(&f.prompt).count() >= 2),
+            Box::new(move |f: &Features| {
+                f.prompt.contains('?') && numbers.find_iter(&f.prompt).count() >= 2
+            }),
         ),
         rule(
             "conversation:multi_turn",
@@ -288,11 +290,13 @@ pub fn run(args: &DomainsArgs, common: &CommonArgs) -> anyhow::Result<Option<Art
     let mut config = serde_json::to_value(&cfg)?;
     // The rule table is part of the config: changing a rule changes the artifact id.
     config["rules"] = RULES.iter().map(|r| r.name).collect::<Vec<_>>().into();
-    let mut writer = match crate::io::start(common,
+    let mut writer = match crate::io::start(
+        common,
         DATASET_KIND,
         "domains",
         vec![input.as_input()],
-        config)? {
+        config,
+    )? {
         Ok(w) => w,
         Err(done) => return Ok(done),
     };
@@ -354,18 +358,51 @@ mod tests {
     #[test]
     fn rules_fire_in_order() {
         let cases = [
-            (single("Fix this", "", "```python\nprint(1)\n```"), "code:fence"),
-            (single("Write it", "", "def add(a, b):\n    return a + b"), "code:syntax"),
-            (single("Describe rain in exactly 20 words.", "", "x"), "instruction_following:constraint"),
-            (single("Summarize the text below.", "Long text", "x"), "summarisation:keyword"),
+            (
+                single("Fix this", "", "```python\nprint(1)\n```"),
+                "code:fence",
+            ),
+            (
+                single("Write it", "", "def add(a, b):\n    return a + b"),
+                "code:syntax",
+            ),
+            (
+                single("Describe rain in exactly 20 words.", "", "x"),
+                "instruction_following:constraint",
+            ),
+            (
+                single("Summarize the text below.", "Long text", "x"),
+                "summarisation:keyword",
+            ),
             (single("What is 17 * 3?", "", "51"), "math:arithmetic"),
-            (single("Solve for x: x squared equals nine", "", "3"), "math:keyword"),
-            (single("Explain what a Python decorator is.", "", "x"), "code:keyword"),
-            (single("Read the passage and answer.", "Bla", "x"), "reading:passage"),
-            (single("Alice is taller than Bob. Who is shortest?", "", "Bob"), "reasoning:keyword"),
-            (single("Why do planets orbit the sun?", "", "x"), "science:keyword"),
-            (single("Where do you keep milk?\nA) fridge\nB) oven", "", "A"), "common_sense:multiple_choice"),
-            (single("Write a haiku about autumn.", "", "x"), "creative:keyword"),
+            (
+                single("Solve for x: x squared equals nine", "", "3"),
+                "math:keyword",
+            ),
+            (
+                single("Explain what a Python decorator is.", "", "x"),
+                "code:keyword",
+            ),
+            (
+                single("Read the passage and answer.", "Bla", "x"),
+                "reading:passage",
+            ),
+            (
+                single("Alice is taller than Bob. Who is shortest?", "", "Bob"),
+                "reasoning:keyword",
+            ),
+            (
+                single("Why do planets orbit the sun?", "", "x"),
+                "science:keyword",
+            ),
+            (
+                single("Where do you keep milk?\nA) fridge\nB) oven", "", "A"),
+                "common_sense:multiple_choice",
+            ),
+            (
+                single("Write a haiku about autumn.", "", "x"),
+                "creative:keyword",
+            ),
             (single("Hello!", "", "Hi!"), FALLBACK_RULE),
         ];
         for (ex, want) in cases {
@@ -377,9 +414,15 @@ mod tests {
     fn tool_schema_in_system_and_multi_turn() {
         let mut ex = Example {
             messages: Some(vec![
-                Message::new(Role::System, r#"Tools: [{"name":"get_weather","parameters":{"type":"object"}}]"#),
+                Message::new(
+                    Role::System,
+                    r#"Tools: [{"name":"get_weather","parameters":{"type":"object"}}]"#,
+                ),
                 Message::new(Role::User, "Weather in Lisbon?"),
-                Message::new(Role::Assistant, r#"{"name":"get_weather","arguments":{"city":"Lisbon"}}"#),
+                Message::new(
+                    Role::Assistant,
+                    r#"{"name":"get_weather","arguments":{"city":"Lisbon"}}"#,
+                ),
             ]),
             ..Default::default()
         };

@@ -29,14 +29,16 @@ pub fn start(
     config: serde_json::Value,
 ) -> anyhow::Result<Result<ArtifactWriter, Option<Artifact>>> {
     let producer = cogumi_artifact::producer!(subcommand);
-    Ok(match cogumi_cli::begin(common, kind, producer, inputs, &config)? {
-        Started::Planned => Err(None),
-        Started::Exists(artifact) => {
-            tracing::info!(kind, id = %artifact.id(), "artifact already complete; reusing it");
-            Err(Some(artifact))
-        }
-        Started::New(writer) => Ok(writer),
-    })
+    Ok(
+        match cogumi_cli::begin(common, kind, producer, inputs, &config)? {
+            Started::Planned => Err(None),
+            Started::Exists(artifact) => {
+                tracing::info!(kind, id = %artifact.id(), "artifact already complete; reusing it");
+                Err(Some(artifact))
+            }
+            Started::New(writer) => Ok(writer),
+        },
+    )
 }
 
 /// Opens an input artifact and checks its kind and schema version before any work.
@@ -114,10 +116,14 @@ where
 /// Reads every example of a `data.jsonl` (for verbs that need a second pass or small inputs).
 pub fn read_examples(path: &Path) -> anyhow::Result<Vec<Example>> {
     let mut out = Vec::new();
-    par_examples(path, |_, ex| Ok(ex), |ex| {
-        out.push(ex);
-        Ok(())
-    })?;
+    par_examples(
+        path,
+        |_, ex| Ok(ex),
+        |ex| {
+            out.push(ex);
+            Ok(())
+        },
+    )?;
     Ok(out)
 }
 
@@ -203,10 +209,14 @@ mod tests {
         }
         std::fs::write(&path, text).unwrap();
         let mut got = Vec::new();
-        let n = par_examples(&path, |line, ex| Ok((line, ex.id)), |x| {
-            got.push(x);
-            Ok(())
-        })
+        let n = par_examples(
+            &path,
+            |line, ex| Ok((line, ex.id)),
+            |x| {
+                got.push(x);
+                Ok(())
+            },
+        )
         .unwrap();
         assert_eq!(n as usize, CHUNK_ROWS + 10);
         assert_eq!(got[0], (1, "r0".to_owned()));

@@ -138,8 +138,9 @@ impl LangConfig {
         let english_wanted = self.keep.iter().any(|k| k == "eng");
         let strong_other = !wanted && score >= self.other_confidence;
         let fw = function_word_share(&prose);
-        let by_words = (self.min_function_words > 0.0 && !strong_other && fw >= self.min_function_words)
-            || (self.strong_function_words > 0.0 && fw >= self.strong_function_words);
+        let by_words =
+            (self.min_function_words > 0.0 && !strong_other && fw >= self.min_function_words)
+                || (self.strong_function_words > 0.0 && fw >= self.strong_function_words);
         if english_wanted && by_words {
             return Verdict::Keep {
                 lang: "eng",
@@ -200,26 +201,32 @@ pub fn prose(text: &str) -> String {
 /// `of` (Dutch words too) stay because English uses them far more.
 pub const FUNCTION_WORDS: [&str; 72] = [
     "the", "and", "to", "that", "it", "for", "with", "this", "are", "be", "from", "by", "or",
-    "not", "what", "which", "you", "your", "they", "their", "them", "have", "has", "had",
-    "there", "if", "does", "do", "would", "should", "could", "how", "many", "much", "than",
-    "then", "these", "those", "into", "its", "were", "been", "who", "why", "when", "where",
-    "can", "at", "as", "about", "after", "before", "because", "each", "every", "some", "more",
-    "most", "such", "only", "our", "we", "he", "she", "his", "her", "him", "my", "will", "just",
-    "of", "is",
+    "not", "what", "which", "you", "your", "they", "their", "them", "have", "has", "had", "there",
+    "if", "does", "do", "would", "should", "could", "how", "many", "much", "than", "then", "these",
+    "those", "into", "its", "were", "been", "who", "why", "when", "where", "can", "at", "as",
+    "about", "after", "before", "because", "each", "every", "some", "more", "most", "such", "only",
+    "our", "we", "he", "she", "his", "her", "him", "my", "will", "just", "of", "is",
 ];
 
 /// Share of word tokens of `prose` that are English function words.
 pub fn function_word_share(prose: &str) -> f64 {
     let mut words = 0usize;
     let mut hits = 0usize;
-    for w in prose.split(|c: char| !c.is_alphabetic()).filter(|w| !w.is_empty()) {
+    for w in prose
+        .split(|c: char| !c.is_alphabetic())
+        .filter(|w| !w.is_empty())
+    {
         words += 1;
         let lw = w.to_lowercase();
         if FUNCTION_WORDS.contains(&lw.as_str()) {
             hits += 1;
         }
     }
-    if words == 0 { 0.0 } else { hits as f64 / words as f64 }
+    if words == 0 {
+        0.0
+    } else {
+        hits as f64 / words as f64
+    }
 }
 
 /// Heuristic for a line of source code outside a fence.
@@ -229,8 +236,18 @@ fn looks_like_code(line: &str) -> bool {
         return false;
     }
     const STARTS: [&str; 12] = [
-        "def ", "class ", "import ", "from ", "#include", "return ", "print(", "for (", "if (",
-        "public ", "private ", "function ",
+        "def ",
+        "class ",
+        "import ",
+        "from ",
+        "#include",
+        "return ",
+        "print(",
+        "for (",
+        "if (",
+        "public ",
+        "private ",
+        "function ",
     ];
     if STARTS.iter().any(|s| t.starts_with(s)) && (t.contains('(') || t.contains(':')) {
         return true;
@@ -238,7 +255,8 @@ fn looks_like_code(line: &str) -> bool {
     if t.ends_with(';') || t.ends_with('{') || t == "}" {
         return true;
     }
-    let json_like = (t.starts_with('{') && t.ends_with('}')) || (t.starts_with('[') && t.ends_with(']'));
+    let json_like =
+        (t.starts_with('{') && t.ends_with('}')) || (t.starts_with('[') && t.ends_with(']'));
     if json_like && t.contains(':') {
         return true;
     }
@@ -279,14 +297,11 @@ pub fn run(args: &LangArgs, common: &CommonArgs) -> anyhow::Result<Option<Artifa
     let cfg = resolve(args, common)?;
     let (input, data_path) = open_dataset(&args.input)?;
     let config = serde_json::to_value(&cfg)?;
-    let mut writer = match crate::io::start(common,
-        DATASET_KIND,
-        "lang",
-        vec![input.as_input()],
-        config)? {
-        Ok(w) => w,
-        Err(done) => return Ok(done),
-    };
+    let mut writer =
+        match crate::io::start(common, DATASET_KIND, "lang", vec![input.as_input()], config)? {
+            Ok(w) => w,
+            Err(done) => return Ok(done),
+        };
     let _span = tracing::info_span!("lang", input = %input.id()).entered();
     let mut data = JsonlWriter::create(&writer, DATA_FILE)?;
     let mut rejected = JsonlWriter::create(&writer, REJECTED_FILE)?;
@@ -324,7 +339,13 @@ pub fn run(args: &LangArgs, common: &CommonArgs) -> anyhow::Result<Option<Artifa
                 }
             };
             let short = matches!(verdict, Verdict::Short { .. });
-            let fw = matches!(verdict, Verdict::Keep { rule: "function-words", .. });
+            let fw = matches!(
+                verdict,
+                Verdict::Keep {
+                    rule: "function-words",
+                    ..
+                }
+            );
             let line = if keep {
                 to_line(&ex)?
             } else {
@@ -364,7 +385,13 @@ pub fn run(args: &LangArgs, common: &CommonArgs) -> anyhow::Result<Option<Artifa
     } else {
         round4(eng as f64 / judged as f64)
     };
-    tracing::info!(rows_in, kept, rejected = n_rejected, english_share, "language filter done");
+    tracing::info!(
+        rows_in,
+        kept,
+        rejected = n_rejected,
+        english_share,
+        "language filter done"
+    );
     writer.set_metric("rows_in", rows_in);
     writer.set_metric("rows", kept);
     writer.set_metric("rows_rejected", n_rejected);
@@ -395,7 +422,14 @@ mod tests {
     fn english_french_german_spanish() {
         let cfg = LangConfig::default();
         let en = "Tom has 12 apples. He gives 5 to his sister and buys 8 more. How many apples does he have now?";
-        assert!(matches!(cfg.judge(en), Verdict::Keep { lang: "eng", rule: "whatlang", .. }));
+        assert!(matches!(
+            cfg.judge(en),
+            Verdict::Keep {
+                lang: "eng",
+                rule: "whatlang",
+                ..
+            }
+        ));
         let fr = "Marie a douze pommes. Elle en donne cinq à son frère et en achète huit de plus. Combien de pommes a-t-elle maintenant ?";
         match cfg.judge(fr) {
             Verdict::Reject { lang, reason, .. } => {
@@ -415,7 +449,14 @@ mod tests {
         let info = whatlang::detect(text).unwrap();
         assert!(info.lang() != whatlang::Lang::Eng || info.confidence() < 0.5);
         let cfg = LangConfig::default();
-        assert!(matches!(cfg.judge(text), Verdict::Keep { lang: "eng", rule: "function-words", .. }));
+        assert!(matches!(
+            cfg.judge(text),
+            Verdict::Keep {
+                lang: "eng",
+                rule: "function-words",
+                ..
+            }
+        ));
         let off = LangConfig {
             min_function_words: 0.0,
             strong_function_words: 0.0,
@@ -424,8 +465,14 @@ mod tests {
         assert!(matches!(off.judge(text), Verdict::Reject { .. }));
         let confident_french = "If the train is late, then the concert is sold out. If the concert is sold out, then Greta stays home. Greta does not stay home. Is it true that the train is late? Answer yes, no, or unknown.\nNot Greta stays home means the concert is not sold out (modus tollens). The concert is not sold out means the train is not late.\nAnswer: no";
         let info = whatlang::detect(confident_french).unwrap();
-        assert_eq!((info.lang(), info.confidence() >= 0.9), (whatlang::Lang::Fra, true));
-        assert!(matches!(cfg.judge(confident_french), Verdict::Keep { lang: "eng", .. }));
+        assert_eq!(
+            (info.lang(), info.confidence() >= 0.9),
+            (whatlang::Lang::Fra, true)
+        );
+        assert!(matches!(
+            cfg.judge(confident_french),
+            Verdict::Keep { lang: "eng", .. }
+        ));
         assert!(function_word_share("the cat and the dog") > 0.5);
         assert_eq!(function_word_share("le chat et le chien"), 0.0);
     }
@@ -448,7 +495,9 @@ mod tests {
         assert!(!p.contains("https"), "{p}");
         assert!(p.contains("Sort it."));
         assert!(looks_like_code("    x = foo(bar[1]) + {a: b};"));
-        assert!(!looks_like_code("1. Eat a balanced diet, with fruit and vegetables."));
+        assert!(!looks_like_code(
+            "1. Eat a balanced diet, with fruit and vegetables."
+        ));
     }
 
     #[test]

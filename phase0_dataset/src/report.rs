@@ -34,7 +34,11 @@ pub fn bar_chart(title: &str, counts: &BTreeMap<String, u64>) -> String {
     for (i, &(label, &n)) in items.iter().enumerate() {
         let y = top + row_h * i as f64;
         let w = bar_w * n as f64 / max;
-        let pct = if total == 0 { 0.0 } else { 100.0 * n as f64 / total as f64 };
+        let pct = if total == 0 {
+            0.0
+        } else {
+            100.0 * n as f64 / total as f64
+        };
         let _ = writeln!(
             s,
             "<text x=\"{lx}\" y=\"{ty}\" text-anchor=\"end\">{}</text><rect x=\"{label_w}\" y=\"{y}\" width=\"{w:.1}\" height=\"{bh}\" fill=\"#4c78a8\"/><text x=\"{vx:.1}\" y=\"{ty}\">{n} ({pct:.1}%)</text>",
@@ -59,7 +63,13 @@ fn bin_label(b: &Bin) -> String {
 /// A vertical histogram of a length distribution.
 pub fn histogram(title: &str, l: &Lengths) -> String {
     let (left, bar_w, gap, plot_h, top) = (40.0, 44.0, 6.0, 180.0, 30.0);
-    let max = l.histogram.iter().map(|b| b.count).max().unwrap_or(1).max(1) as f64;
+    let max = l
+        .histogram
+        .iter()
+        .map(|b| b.count)
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64;
     let width = left + (bar_w + gap) * l.histogram.len() as f64 + 10.0;
     let height = top + plot_h + 50.0;
     let mut s = format!(
@@ -93,19 +103,41 @@ pub fn histogram(title: &str, l: &Lengths) -> String {
 /// The plots of a report: (file stem, title, svg).
 pub fn plots(r: &Report) -> Vec<(&'static str, String, String)> {
     vec![
-        ("source", "Rows by source".to_owned(), bar_chart("Rows by source", &r.by_source)),
-        ("domain", "Rows by domain".to_owned(), bar_chart("Rows by domain", &r.by_domain)),
-        ("difficulty", "Rows by difficulty".to_owned(), bar_chart("Rows by difficulty", &r.by_difficulty)),
-        ("lang", "Rows by language".to_owned(), bar_chart("Rows by language", &r.by_lang)),
+        (
+            "source",
+            "Rows by source".to_owned(),
+            bar_chart("Rows by source", &r.by_source),
+        ),
+        (
+            "domain",
+            "Rows by domain".to_owned(),
+            bar_chart("Rows by domain", &r.by_domain),
+        ),
+        (
+            "difficulty",
+            "Rows by difficulty".to_owned(),
+            bar_chart("Rows by difficulty", &r.by_difficulty),
+        ),
+        (
+            "lang",
+            "Rows by language".to_owned(),
+            bar_chart("Rows by language", &r.by_lang),
+        ),
         (
             "prompt_length",
             format!("Prompt length ({})", r.length_unit),
-            histogram(&format!("Prompt length ({})", r.length_unit), &r.prompt_length),
+            histogram(
+                &format!("Prompt length ({})", r.length_unit),
+                &r.prompt_length,
+            ),
         ),
         (
             "response_length",
             format!("Response length ({})", r.length_unit),
-            histogram(&format!("Response length ({})", r.length_unit), &r.response_length),
+            histogram(
+                &format!("Response length ({})", r.length_unit),
+                &r.response_length,
+            ),
         ),
     ]
 }
@@ -122,15 +154,30 @@ fn opt(x: Option<u64>) -> String {
 pub fn markdown(r: &Report) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# Phase 0 dataset report\n");
-    let _ = writeln!(s, "Dataset `{}`: **{}** rows ({} chat, {} with a checkable answer).\n", r.dataset, r.rows, r.chat_rows, r.verifiable_rows);
+    let _ = writeln!(
+        s,
+        "Dataset `{}`: **{}** rows ({} chat, {} with a checkable answer).\n",
+        r.dataset, r.rows, r.chat_rows, r.verifiable_rows
+    );
     let _ = writeln!(s, "| | |\n|---|---|");
     let _ = writeln!(s, "| quarantined by ingest | {} |", opt(r.quarantined));
     let _ = writeln!(s, "| English share (lang) | {} |", pct(r.english_share));
     let _ = writeln!(s, "| dedup rate | {} |", pct(r.dedup_rate));
     let _ = writeln!(s, "| length unit | {} |\n", r.length_unit);
-    let _ = writeln!(s, "## Funnel\n\n| step | kind | id | rows | removed |\n|---|---|---|---:|---:|");
+    let _ = writeln!(
+        s,
+        "## Funnel\n\n| step | kind | id | rows | removed |\n|---|---|---|---:|---:|"
+    );
     for st in &r.funnel {
-        let _ = writeln!(s, "| {} | {} | `{}` | {} | {} |", st.step, st.kind, st.id, opt(st.rows), opt(st.removed));
+        let _ = writeln!(
+            s,
+            "| {} | {} | `{}` | {} | {} |",
+            st.step,
+            st.kind,
+            st.id,
+            opt(st.rows),
+            opt(st.removed)
+        );
     }
     for (title, map) in [
         ("Sources", &r.by_source),
@@ -144,9 +191,20 @@ pub fn markdown(r: &Report) -> String {
             let _ = writeln!(s, "| {k} | {v} |");
         }
     }
-    let _ = writeln!(s, "\n## Lengths ({})\n\n| | mean | p50 | p90 | p99 | max |\n|---|---:|---:|---:|---:|---:|", r.length_unit);
-    for (name, l) in [("prompt", &r.prompt_length), ("response", &r.response_length)] {
-        let _ = writeln!(s, "| {name} | {} | {} | {} | {} | {} |", l.mean, l.p50, l.p90, l.p99, l.max);
+    let _ = writeln!(
+        s,
+        "\n## Lengths ({})\n\n| | mean | p50 | p90 | p99 | max |\n|---|---:|---:|---:|---:|---:|",
+        r.length_unit
+    );
+    for (name, l) in [
+        ("prompt", &r.prompt_length),
+        ("response", &r.response_length),
+    ] {
+        let _ = writeln!(
+            s,
+            "| {name} | {} | {} | {} | {} | {} |",
+            l.mean, l.p50, l.p90, l.p99, l.max
+        );
     }
     let _ = writeln!(s, "\n## Plots\n");
     for (stem, title, _) in plots(r) {
@@ -160,17 +218,45 @@ pub fn html(r: &Report) -> String {
     let mut s = String::from(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Phase 0 dataset report</title>\n<style>body{font-family:sans-serif;max-width:960px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}td.n{text-align:right}</style></head><body>\n",
     );
-    let _ = writeln!(s, "<h1>Phase 0 dataset report</h1>\n<p>Dataset <code>{}</code>: <b>{}</b> rows ({} chat, {} with a checkable answer).</p>", esc(&r.dataset), r.rows, r.chat_rows, r.verifiable_rows);
-    let _ = writeln!(s, "<table><tr><td>quarantined by ingest</td><td class=n>{}</td></tr><tr><td>English share (lang)</td><td class=n>{}</td></tr><tr><td>dedup rate</td><td class=n>{}</td></tr><tr><td>length unit</td><td>{}</td></tr></table>", opt(r.quarantined), pct(r.english_share), pct(r.dedup_rate), esc(&r.length_unit));
-    let _ = writeln!(s, "<h2>Funnel</h2><table><tr><th>step</th><th>kind</th><th>id</th><th>rows</th><th>removed</th></tr>");
+    let _ = writeln!(
+        s,
+        "<h1>Phase 0 dataset report</h1>\n<p>Dataset <code>{}</code>: <b>{}</b> rows ({} chat, {} with a checkable answer).</p>",
+        esc(&r.dataset),
+        r.rows,
+        r.chat_rows,
+        r.verifiable_rows
+    );
+    let _ = writeln!(
+        s,
+        "<table><tr><td>quarantined by ingest</td><td class=n>{}</td></tr><tr><td>English share (lang)</td><td class=n>{}</td></tr><tr><td>dedup rate</td><td class=n>{}</td></tr><tr><td>length unit</td><td>{}</td></tr></table>",
+        opt(r.quarantined),
+        pct(r.english_share),
+        pct(r.dedup_rate),
+        esc(&r.length_unit)
+    );
+    let _ = writeln!(
+        s,
+        "<h2>Funnel</h2><table><tr><th>step</th><th>kind</th><th>id</th><th>rows</th><th>removed</th></tr>"
+    );
     for st in &r.funnel {
-        let _ = writeln!(s, "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td class=n>{}</td><td class=n>{}</td></tr>", esc(&st.step), esc(&st.kind), esc(&st.id), opt(st.rows), opt(st.removed));
+        let _ = writeln!(
+            s,
+            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td class=n>{}</td><td class=n>{}</td></tr>",
+            esc(&st.step),
+            esc(&st.kind),
+            esc(&st.id),
+            opt(st.rows),
+            opt(st.removed)
+        );
     }
     s.push_str("</table>\n<h2>Plots</h2>\n");
     for (_, _, svg) in plots(r) {
         s.push_str(&svg);
     }
-    let _ = writeln!(s, "<h2>Domain rules</h2><table><tr><th>rule</th><th>rows</th></tr>");
+    let _ = writeln!(
+        s,
+        "<h2>Domain rules</h2><table><tr><th>rule</th><th>rows</th></tr>"
+    );
     for (k, v) in &r.by_rule {
         let _ = writeln!(s, "<tr><td>{}</td><td class=n>{v}</td></tr>", esc(k));
     }
@@ -180,9 +266,15 @@ pub fn html(r: &Report) -> String {
 
 /// Writes `report.json`, `report.md`, `report.html` and `plots/*.svg` into the artifact.
 pub fn write(writer: &ArtifactWriter, r: &Report) -> anyhow::Result<()> {
-    writer.write_json("report.json", r).context("writing report.json")?;
-    writer.write("report.md", markdown(r).as_bytes()).context("writing report.md")?;
-    writer.write("report.html", html(r).as_bytes()).context("writing report.html")?;
+    writer
+        .write_json("report.json", r)
+        .context("writing report.json")?;
+    writer
+        .write("report.md", markdown(r).as_bytes())
+        .context("writing report.md")?;
+    writer
+        .write("report.html", html(r).as_bytes())
+        .context("writing report.html")?;
     for (stem, _, svg) in plots(r) {
         writer
             .write(&format!("plots/{stem}.svg"), svg.as_bytes())
@@ -208,7 +300,7 @@ mod tests {
 
     #[test]
     fn histogram_labels_bins() {
-        let l = Lengths::of(&mut vec![1, 9, 5000]);
+        let l = Lengths::of(&mut [1, 9, 5000]);
         let svg = histogram("H", &l);
         assert!(svg.contains(">0-7<") && svg.contains(">8-15<") && svg.contains(">8192+<"));
         assert_eq!(svg.matches("<rect").count(), l.histogram.len());

@@ -94,28 +94,40 @@ pub fn run(args: &SplitArgs, common: &CommonArgs) -> anyhow::Result<Option<Artif
     let mut cfg: SplitConfig = crate::config::section(common.config.as_deref(), "split")?;
     if let Some(r) = &args.ratios {
         let [train, val, test] = r[..] else {
-            bail!("--ratios takes three shares (train,validation,test), got {}", r.len());
+            bail!(
+                "--ratios takes three shares (train,validation,test), got {}",
+                r.len()
+            );
         };
         cfg.ratios = [train, val, test];
     }
     let sum: f64 = cfg.ratios.iter().sum();
     if cfg.ratios.iter().any(|r| !(0.0..=1.0).contains(r)) || (sum - 1.0).abs() > 1e-6 {
-        bail!("split ratios {:?} must be in [0, 1] and sum to 1", cfg.ratios);
+        bail!(
+            "split ratios {:?} must be in [0, 1] and sum to 1",
+            cfg.ratios
+        );
     }
     let seed = common.seed;
     let (input, data_path) = open_dataset(&args.input)?;
     let mut config = serde_json::to_value(&cfg)?;
     config["seed"] = seed.into();
-    let mut writer = match crate::io::start(common, SPLIT_KIND, "split", vec![input.as_input()], config)? {
-        Ok(w) => w,
-        Err(done) => return Ok(done),
-    };
+    let mut writer =
+        match crate::io::start(common, SPLIT_KIND, "split", vec![input.as_input()], config)? {
+            Ok(w) => w,
+            Err(done) => return Ok(done),
+        };
     let _span = tracing::info_span!("split", input = %input.id()).entered();
     // Pass 1: stratum and hash of every row.
     let mut strata = Vec::new();
     par_examples(
         &data_path,
-        |_, ex| Ok((stratum(ex.domain), xxh3_64_with_seed(ex.id.as_bytes(), seed))),
+        |_, ex| {
+            Ok((
+                stratum(ex.domain),
+                xxh3_64_with_seed(ex.id.as_bytes(), seed),
+            ))
+        },
         |x| {
             strata.push(x);
             Ok(())
@@ -127,7 +139,8 @@ pub fn run(args: &SplitArgs, common: &CommonArgs) -> anyhow::Result<Option<Artif
     for name in SPLITS {
         outs.push(JsonlWriter::create(&writer, &format!("{name}.jsonl"))?);
     }
-    let file = File::open(&data_path).with_context(|| format!("opening {}", data_path.display()))?;
+    let file =
+        File::open(&data_path).with_context(|| format!("opening {}", data_path.display()))?;
     let mut row = 0usize;
     let mut per_domain: BTreeMap<&'static str, [u64; 3]> = BTreeMap::new();
     for line in BufReader::new(file).lines() {
@@ -172,15 +185,24 @@ mod tests {
         }
         strata.push((2u16, 5));
         let a = assign(&strata, [0.8, 0.1, 0.1]);
-        let count = |range: std::ops::Range<usize>, s: u8| a[range].iter().filter(|x| **x == s).count();
-        assert_eq!((count(0..100, 0), count(0..100, 1), count(0..100, 2)), (80, 10, 10));
-        assert_eq!((count(100..140, 0), count(100..140, 1), count(100..140, 2)), (32, 4, 4));
+        let count =
+            |range: std::ops::Range<usize>, s: u8| a[range].iter().filter(|x| **x == s).count();
+        assert_eq!(
+            (count(0..100, 0), count(0..100, 1), count(0..100, 2)),
+            (80, 10, 10)
+        );
+        assert_eq!(
+            (count(100..140, 0), count(100..140, 1), count(100..140, 2)),
+            (32, 4, 4)
+        );
         assert_eq!(a[140], 0, "a single row stays in train");
     }
 
     #[test]
     fn assignment_ignores_row_order() {
-        let strata: Vec<(u16, u64)> = (0..50u64).map(|i| ((i % 3) as u16, i.wrapping_mul(0x9e37_79b9_7f4a_7c15))).collect();
+        let strata: Vec<(u16, u64)> = (0..50u64)
+            .map(|i| ((i % 3) as u16, i.wrapping_mul(0x9e37_79b9_7f4a_7c15)))
+            .collect();
         let a = assign(&strata, [0.7, 0.2, 0.1]);
         let mut rev = strata.clone();
         rev.reverse();

@@ -99,7 +99,11 @@ impl Lengths {
         }
         Lengths {
             total,
-            mean: if n == 0 { 0.0 } else { round4(total as f64 / n as f64) },
+            mean: if n == 0 {
+                0.0
+            } else {
+                round4(total as f64 / n as f64)
+            },
             p50: rank(0.5),
             p90: rank(0.9),
             p99: rank(0.99),
@@ -256,29 +260,30 @@ pub fn compute(
         None => (Counter::Words, "whitespace words".to_owned()),
     };
     let mut tally = Tally::default();
-    par_examples(data, |_, ex| row_stats(&ex, &counter), |row| {
-        tally.add(row);
-        Ok(())
-    })?;
+    par_examples(
+        data,
+        |_, ex| row_stats(&ex, &counter),
+        |row| {
+            tally.add(row);
+            Ok(())
+        },
+    )?;
     let mut report = tally.report;
     report.dataset = dataset_id.to_owned();
     report.length_unit = unit;
     report.prompt_length = Lengths::of(&mut tally.prompt);
     report.response_length = Lengths::of(&mut tally.response);
-    report.dedup_rate = funnel
-        .iter()
-        .find(|s| s.step == "dedup")
-        .and_then(|s| {
-            s.metrics
-                .get("removed_rate")
-                .or_else(|| s.metrics.get("dedup_rate"))
-                .and_then(Value::as_f64)
-                .or_else(|| {
-                    let removed = s.removed?;
-                    let before = s.rows? + removed;
-                    (before > 0).then(|| round4(removed as f64 / before as f64))
-                })
-        });
+    report.dedup_rate = funnel.iter().find(|s| s.step == "dedup").and_then(|s| {
+        s.metrics
+            .get("removed_rate")
+            .or_else(|| s.metrics.get("dedup_rate"))
+            .and_then(Value::as_f64)
+            .or_else(|| {
+                let removed = s.removed?;
+                let before = s.rows? + removed;
+                (before > 0).then(|| round4(removed as f64 / before as f64))
+            })
+    });
     report.english_share = funnel
         .iter()
         .find(|s| s.step == "lang")
@@ -343,9 +348,11 @@ pub fn run(args: &StatsArgs, common: &CommonArgs) -> anyhow::Result<Option<Artif
             if !file.is_file() {
                 bail!("{} has no tokenizer.json", dir.display());
             }
-            let (sha, _) = sha256_file(&file).with_context(|| format!("hashing {}", file.display()))?;
+            let (sha, _) =
+                sha256_file(&file).with_context(|| format!("hashing {}", file.display()))?;
             if dir.join(MANIFEST_FILE).is_file() {
-                let a = Artifact::open(dir).with_context(|| format!("opening {}", dir.display()))?;
+                let a =
+                    Artifact::open(dir).with_context(|| format!("opening {}", dir.display()))?;
                 inputs.push(a.as_input());
             }
             let t = cogumi_tokenizer::Tokenizer::from_dir(dir)
@@ -391,8 +398,22 @@ mod tests {
         let l = Lengths::of(&mut v);
         assert_eq!((l.total, l.p50, l.p90, l.p99, l.max), (55, 5, 9, 10, 10));
         assert_eq!(l.mean, 5.5);
-        assert_eq!(l.histogram[0], Bin { lo: 0, hi: Some(8), count: 7 });
-        assert_eq!(l.histogram[1], Bin { lo: 8, hi: Some(16), count: 3 });
+        assert_eq!(
+            l.histogram[0],
+            Bin {
+                lo: 0,
+                hi: Some(8),
+                count: 7
+            }
+        );
+        assert_eq!(
+            l.histogram[1],
+            Bin {
+                lo: 8,
+                hi: Some(16),
+                count: 3
+            }
+        );
         assert_eq!(l.histogram.last().unwrap().hi, None);
         assert_eq!(l.histogram.iter().map(|b| b.count).sum::<u64>(), 10);
         let mut big = vec![10_000u64];

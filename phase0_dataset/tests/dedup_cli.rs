@@ -16,7 +16,9 @@ fn words(seed: u64, n: usize) -> Vec<String> {
     let mut x = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
     (0..n)
         .map(|_| {
-            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
             format!("w{}", (x >> 33) % 20_000)
         })
         .collect()
@@ -77,22 +79,50 @@ fn plain_jsonl_keeps_lines_and_reports_removals() {
     assert_eq!(kept, want.join("\n") + "\n");
     let removed = jsonl(&dir.join("removed.jsonl"));
     assert_eq!(removed.len(), 3, "{removed:?}");
-    assert_eq!(removed[0], json!({"id": "a-loud", "duplicate_of": "a", "jaccard": 1.0, "kind": "exact"}));
+    assert_eq!(
+        removed[0],
+        json!({"id": "a-loud", "duplicate_of": "a", "jaccard": 1.0, "kind": "exact"})
+    );
     assert_eq!(removed[1]["id"], "a-near");
     assert_eq!(removed[1]["duplicate_of"], "a");
     assert_eq!(removed[1]["kind"], "near");
     // One changed word in 100 removes 5 of 96 shingles and adds 5: J = 91/101.
     assert_eq!(removed[1]["jaccard"], 0.901);
-    assert_eq!(removed[2], json!({"id": "b-copy", "duplicate_of": 7, "jaccard": 1.0, "kind": "exact"}));
+    assert_eq!(
+        removed[2],
+        json!({"id": "b-copy", "duplicate_of": 7, "jaccard": 1.0, "kind": "exact"})
+    );
+    let clusters = jsonl(&dir.join("clusters.jsonl"));
+    assert_eq!(
+        clusters,
+        vec![
+            json!({"cluster": "a", "size": 3, "ids": ["a", "a-loud", "a-near"]}),
+            json!({"cluster": 7, "size": 2, "ids": [7, "b-copy"]}),
+        ]
+    );
     let metrics = &m["metrics"];
     assert_eq!(metrics["rows_in"], 6);
     assert_eq!(metrics["rows"], 3);
     assert_eq!(metrics["exact_removed"], 2);
     assert_eq!(metrics["near_removed"], 1);
     assert_eq!(metrics["cluster_sizes"], json!({"2": 1, "3": 1}));
-    assert_eq!(metrics["largest_cluster"], json!({"first_id": "a", "size": 3}));
+    assert_eq!(
+        metrics["largest_cluster"],
+        json!({"first_id": "a", "size": 3})
+    );
     // Same input and config: the complete artifact is reused.
-    assert_eq!(env.run(&["dedup", "--input", input.to_str().unwrap(), "--id-field", "id", "--keep", "first"]), dir);
+    assert_eq!(
+        env.run(&[
+            "dedup",
+            "--input",
+            input.to_str().unwrap(),
+            "--id-field",
+            "id",
+            "--keep",
+            "first"
+        ]),
+        dir
+    );
 }
 
 /// Runs with an explicit rayon thread count and optional extra flags; returns the files.
@@ -107,7 +137,11 @@ fn run_with(threads: &str, extra: &[&str], input: &Path) -> (String, String, Val
         .env("RAYON_NUM_THREADS", threads)
         .output()
         .expect("run");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let dir = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     let dir = Path::new(&dir);
     (
@@ -166,7 +200,10 @@ fn dataset_artifact_keeps_longest_response() {
         .collect();
     assert_eq!(
         got,
-        vec![(&data[0]["id"], &data[2]["id"], "near"), (&data[1]["id"], &data[2]["id"], "near")]
+        vec![
+            (&data[0]["id"], &data[2]["id"], "near"),
+            (&data[1]["id"], &data[2]["id"], "near")
+        ]
     );
     assert_eq!(removed[0]["jaccard"], removed[1]["jaccard"]);
 }
@@ -182,7 +219,15 @@ fn bad_input_is_an_error_naming_the_line() {
     assert!(err.contains("line 2") && err.contains("`text`"), "{err}");
     let out = env.run_raw(&["dedup", "--input", "missing.jsonl"]);
     assert_eq!(out.status.code(), Some(2));
-    let out = env.run_raw(&["dedup", "--input", input.to_str().unwrap(), "--bands", "30", "--rows", "5"]);
+    let out = env.run_raw(&[
+        "dedup",
+        "--input",
+        input.to_str().unwrap(),
+        "--bands",
+        "30",
+        "--rows",
+        "5",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("num_perm"));
 }

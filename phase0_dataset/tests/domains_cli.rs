@@ -10,14 +10,26 @@ use common::{Env, fx, jsonl, manifest};
 fn rules_are_stored_per_row() {
     let env = Env::new();
     let ds = env.run(&[
-        "ingest", "--file", &fx("dolly.jsonl"), "--file", &fx("code_alpaca.jsonl"),
-        "--file", &fx("metamath.jsonl.zst"), "--file", &fx("sharegpt.jsonl"),
+        "ingest",
+        "--file",
+        &fx("dolly.jsonl"),
+        "--file",
+        &fx("code_alpaca.jsonl"),
+        "--file",
+        &fx("metamath.jsonl.zst"),
+        "--file",
+        &fx("sharegpt.jsonl"),
     ]);
     let dir = env.run(&["domains", "--input", ds.to_str().unwrap()]);
     let rows = jsonl(&dir.join("data.jsonl"));
     let got: Vec<(&str, &str)> = rows
         .iter()
-        .map(|r| (r["domain"].as_str().unwrap(), r["domain_rule"].as_str().unwrap()))
+        .map(|r| {
+            (
+                r["domain"].as_str().unwrap(),
+                r["domain_rule"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         got,
@@ -49,9 +61,20 @@ fn synthetic_domains_are_kept_and_compared_with_the_rules() {
     let rows = jsonl(&dir.join("data.jsonl"));
     assert!(rows.iter().all(|r| r["domain_rule"] == "synth:given"));
     let m = manifest(&dir);
-    assert_eq!(m["metrics"]["rows_with_given_domain"].as_u64().unwrap() as usize, rows.len());
+    assert_eq!(
+        m["metrics"]["rows_with_given_domain"].as_u64().unwrap() as usize,
+        rows.len()
+    );
     // The rules alone agree with most synthetic tags (a sanity check of the rule table).
-    assert!(m["metrics"]["rule_agreement_with_given"].as_f64().unwrap() > 0.85, "{}", m["metrics"]);
+    assert!(
+        m["metrics"]["rule_agreement_with_given"].as_f64().unwrap() > 0.85,
+        "{}",
+        m["metrics"]
+    );
     let retag = env.run(&["domains", "--input", ds.to_str().unwrap(), "--retag"]);
-    assert!(jsonl(&retag.join("data.jsonl")).iter().all(|r| r["domain_rule"] != "synth:given"));
+    assert!(
+        jsonl(&retag.join("data.jsonl"))
+            .iter()
+            .all(|r| r["domain_rule"] != "synth:given")
+    );
 }

@@ -15,11 +15,17 @@ fn non_english_rows_are_rejected_with_reasons() {
     assert_eq!(m["inputs"][0]["id"], manifest(&ds)["id"]);
     let kept = jsonl(&dir.join("data.jsonl"));
     let rejected = jsonl(&dir.join("rejected.jsonl"));
-    let mut reasons: Vec<String> = rejected.iter().map(|r| r["reason"].as_str().unwrap().to_owned()).collect();
+    let mut reasons: Vec<String> = rejected
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap().to_owned())
+        .collect();
     reasons.sort();
     assert_eq!(reasons.len(), 3, "{reasons:?}");
     for (reason, lang) in reasons.iter().zip(["deu", "fra", "spa"]) {
-        assert!(reason.starts_with(&format!("non-english: {lang} (")), "{reason}");
+        assert!(
+            reason.starts_with(&format!("non-english: {lang} (")),
+            "{reason}"
+        );
     }
     for r in &rejected {
         assert_eq!(r["example"]["lang"], r["reason"].as_str().unwrap()[13..16]);
@@ -42,12 +48,23 @@ fn non_english_rows_are_rejected_with_reasons() {
 fn threshold_and_short_rows_are_configurable() {
     let env = Env::new();
     let ds = env.run(&["ingest", "--file", &fx("mixed_lang.jsonl")]);
-    let dir = env.run(&["lang", "--input", ds.to_str().unwrap(), "--reject-short", "--keep", "eng,fra"]);
+    let dir = env.run(&[
+        "lang",
+        "--input",
+        ds.to_str().unwrap(),
+        "--reject-short",
+        "--keep",
+        "eng,fra",
+    ]);
     let kept = jsonl(&dir.join("data.jsonl"));
     let langs: Vec<&str> = kept.iter().map(|r| r["lang"].as_str().unwrap()).collect();
     assert_eq!(langs, ["eng", "fra", "eng"]);
     let rejected = jsonl(&dir.join("rejected.jsonl"));
-    assert!(rejected.iter().any(|r| r["reason"].as_str().unwrap().starts_with("too-short:")));
+    assert!(
+        rejected
+            .iter()
+            .any(|r| r["reason"].as_str().unwrap().starts_with("too-short:"))
+    );
     // A wrong input kind is refused before any work.
     let raw = env.run(&["synth", "--counts", "coding=2,math=0,tool_use=0,reasoning=0,reading=0,summarisation=0,common_sense=0,instruction_following=0"]);
     let out = env.run_raw(&["lang", "--input", raw.to_str().unwrap()]);

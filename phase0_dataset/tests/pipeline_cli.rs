@@ -26,16 +26,24 @@ fn demo_chain_removes_exactly_what_was_planted() {
 
     let rejected = jsonl(&lang.join("rejected.jsonl"));
     assert_eq!(rejected.len(), 12);
-    assert!(rejected.iter().all(|r| r["example"]["meta"]["planted"] == "non_english"));
+    assert!(
+        rejected
+            .iter()
+            .all(|r| r["example"]["meta"]["planted"] == "non_english")
+    );
     let kept = jsonl(&dom.join("data.jsonl"));
     assert_eq!(kept.len(), 1200);
     // Of every planted near-duplicate pair exactly one row survives (dedup keeps the longest
     // response, then the earliest row, so it may be either).
-    let orig_ids: std::collections::BTreeSet<&str> =
-        kept.iter().map(|r| r["meta"]["orig_id"].as_str().unwrap()).collect();
+    let orig_ids: std::collections::BTreeSet<&str> = kept
+        .iter()
+        .map(|r| r["meta"]["orig_id"].as_str().unwrap())
+        .collect();
     let before = jsonl(&lang.join("data.jsonl"));
-    let planted: Vec<&serde_json::Value> =
-        before.iter().filter(|r| r["meta"]["planted"] == "near_dup").collect();
+    let planted: Vec<&serde_json::Value> = before
+        .iter()
+        .filter(|r| r["meta"]["planted"] == "near_dup")
+        .collect();
     assert_eq!(planted.len(), 24);
     for p in planted {
         let copy = orig_ids.contains(p["meta"]["orig_id"].as_str().unwrap());
@@ -48,7 +56,12 @@ fn demo_chain_removes_exactly_what_was_planted() {
     assert_eq!(report["by_domain"]["summarisation"], 100);
     assert_eq!(report["by_difficulty"]["easy"], 480);
     assert_eq!(report["dedup_rate"], 0.0196);
-    let steps: Vec<&str> = report["funnel"].as_array().unwrap().iter().map(|s| s["step"].as_str().unwrap()).collect();
+    let steps: Vec<&str> = report["funnel"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
     assert_eq!(steps, ["synth", "ingest", "lang", "dedup", "domains"]);
     assert_eq!(manifest(&split)["metrics"]["rows"], 1200);
 }

@@ -28,16 +28,34 @@ fn check_lengths(got: &Value, want: &[u64]) {
             .unwrap();
         assert!(bin["count"].as_u64().unwrap() >= 1);
     }
-    assert_eq!(bins.iter().map(|b| b["count"].as_u64().unwrap()).sum::<u64>(), want.len() as u64);
+    assert_eq!(
+        bins.iter()
+            .map(|b| b["count"].as_u64().unwrap())
+            .sum::<u64>(),
+        want.len() as u64
+    );
 }
 
 #[test]
 fn counts_and_word_lengths_match_the_fixture() {
     let exp = expected();
     let lengths = &exp["alpaca_gpt4_lengths"];
-    let words = |k: &str| -> Vec<u64> { lengths[k].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect() };
+    let words = |k: &str| -> Vec<u64> {
+        lengths[k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect()
+    };
     let env = Env::new();
-    let ds = env.run(&["ingest", "--file", &fx("alpaca_gpt4.jsonl"), "--file", &fx("dolly.jsonl")]);
+    let ds = env.run(&[
+        "ingest",
+        "--file",
+        &fx("alpaca_gpt4.jsonl"),
+        "--file",
+        &fx("dolly.jsonl"),
+    ]);
     let dom = env.run(&["domains", "--input", ds.to_str().unwrap()]);
     let dir = env.run(&["stats", "--input", dom.to_str().unwrap()]);
     let r = report(&dir);
@@ -51,7 +69,12 @@ fn counts_and_word_lengths_match_the_fixture() {
     assert_eq!(r["quarantined"], 2);
     assert_eq!(r["length_unit"], "whitespace words");
     // Funnel: ingest (6 rows) then domains (6 rows, none removed).
-    let steps: Vec<&str> = r["funnel"].as_array().unwrap().iter().map(|s| s["step"].as_str().unwrap()).collect();
+    let steps: Vec<&str> = r["funnel"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
     assert_eq!(steps, ["ingest", "domains"]);
     assert_eq!(r["funnel"][1]["removed"], 0);
     // Lengths over the Alpaca rows alone.
@@ -59,23 +82,45 @@ fn counts_and_word_lengths_match_the_fixture() {
     let r = report(&env.run(&["stats", "--input", alpaca.to_str().unwrap()]));
     check_lengths(&r["prompt_length"], &words("prompt_words"));
     check_lengths(&r["response_length"], &words("response_words"));
-    for f in ["report.md", "report.html", "plots/domain.svg", "plots/prompt_length.svg"] {
+    for f in [
+        "report.md",
+        "report.html",
+        "plots/domain.svg",
+        "plots/prompt_length.svg",
+    ] {
         assert!(dir.join(f).is_file(), "{f}");
     }
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert_eq!(html.matches("<svg").count(), 6);
-    assert!(std::fs::read_to_string(dir.join("report.md")).unwrap().contains("| alpaca_gpt4 | 3 |"));
+    assert!(
+        std::fs::read_to_string(dir.join("report.md"))
+            .unwrap()
+            .contains("| alpaca_gpt4 | 3 |")
+    );
 }
 
 #[test]
 fn token_lengths_with_the_project_tokenizer() {
     let exp = expected();
     let lengths = &exp["alpaca_gpt4_lengths"];
-    let toks = |k: &str| -> Vec<u64> { lengths[k].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect() };
+    let toks = |k: &str| -> Vec<u64> {
+        lengths[k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect()
+    };
     let env = Env::new();
     let tok = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/tokenizer/tiny_bpe");
     let ds = env.run(&["ingest", "--file", &fx("alpaca_gpt4.jsonl")]);
-    let dir = env.run(&["stats", "--input", ds.to_str().unwrap(), "--tokenizer", tok.to_str().unwrap()]);
+    let dir = env.run(&[
+        "stats",
+        "--input",
+        ds.to_str().unwrap(),
+        "--tokenizer",
+        tok.to_str().unwrap(),
+    ]);
     let r = report(&dir);
     assert!(r["length_unit"].as_str().unwrap().starts_with("tokens"));
     check_lengths(&r["prompt_length"], &toks("prompt_tokens"));

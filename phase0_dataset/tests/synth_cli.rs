@@ -7,8 +7,8 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{Env, demo_config, jsonl, manifest};
 use cogumi_dedup::{Shingling, jaccard, normalize};
+use common::{Env, demo_config, jsonl, manifest};
 use phase0_dataset::schema::Example;
 
 fn corpus(dir: &std::path::Path) -> Vec<Example> {
@@ -30,11 +30,18 @@ fn same_seed_same_bytes_other_seed_other_bytes() {
     let da = a.run(&["synth", "--config", cfg]);
     let db = b.run(&["synth", "--config", cfg]);
     for f in ["corpus.jsonl", "corpus_chat.jsonl"] {
-        assert_eq!(std::fs::read(da.join(f)).unwrap(), std::fs::read(db.join(f)).unwrap(), "{f}");
+        assert_eq!(
+            std::fs::read(da.join(f)).unwrap(),
+            std::fs::read(db.join(f)).unwrap(),
+            "{f}"
+        );
     }
     let dc = a.run(&["synth", "--config", cfg, "--seed", "7"]);
     assert_ne!(dc, da);
-    assert_ne!(std::fs::read(da.join("corpus.jsonl")).unwrap(), std::fs::read(dc.join("corpus.jsonl")).unwrap());
+    assert_ne!(
+        std::fs::read(da.join("corpus.jsonl")).unwrap(),
+        std::fs::read(dc.join("corpus.jsonl")).unwrap()
+    );
     assert_eq!(manifest(&dc)["config"]["seed"], 7);
 }
 
@@ -50,17 +57,34 @@ fn distribution_matches_the_config_and_answers_check() {
             Some("near_dup") => near += 1,
             Some("non_english") => foreign += 1,
             _ => {
-                let key = (r.domain.unwrap().as_str().to_owned(), r.difficulty.unwrap().as_str().to_owned());
+                let key = (
+                    r.domain.unwrap().as_str().to_owned(),
+                    r.difficulty.unwrap().as_str().to_owned(),
+                );
                 *counts.entry(key).or_default() += 1;
             }
         }
-        let answer = r.answer.as_ref().expect("every synthetic row is verifiable");
-        assert!(answer.verify(&r.response_text()), "{}: {}", r.id, r.response_text());
+        let answer = r
+            .answer
+            .as_ref()
+            .expect("every synthetic row is verifiable");
+        assert!(
+            answer.verify(&r.response_text()),
+            "{}: {}",
+            r.id,
+            r.response_text()
+        );
     }
     // synth-demo.toml: 200 per big domain, 100 per small one, 40 % easy; 2 % / 1 % planted.
     for (domain, n) in [
-        ("code", 200), ("math", 200), ("tool_use", 200), ("reasoning", 200),
-        ("reading", 100), ("summarisation", 100), ("common_sense", 100), ("instruction_following", 100),
+        ("code", 200),
+        ("math", 200),
+        ("tool_use", 200),
+        ("reasoning", 200),
+        ("reading", 100),
+        ("summarisation", 100),
+        ("common_sense", 100),
+        ("instruction_following", 100),
     ] {
         let easy = counts[&(domain.to_owned(), "easy".to_owned())];
         let hard = counts[&(domain.to_owned(), "hard".to_owned())];
@@ -79,7 +103,10 @@ fn no_accidental_near_duplicates_and_planted_ones_are_near() {
     let dir = env.run(&["synth", "--config", demo_config().to_str().unwrap()]);
     let rows = corpus(&dir);
     let sh = Shingling::default();
-    let sets: Vec<Vec<u64>> = rows.iter().map(|r| sh.shingle_set(&normalize(&r.dedup_text()))).collect();
+    let sets: Vec<Vec<u64>> = rows
+        .iter()
+        .map(|r| sh.shingle_set(&normalize(&r.dedup_text())))
+        .collect();
     let by_orig: BTreeMap<&str, usize> = rows
         .iter()
         .enumerate()
@@ -107,7 +134,12 @@ fn no_accidental_near_duplicates_and_planted_ones_are_near() {
                 continue;
             }
             let s = jaccard(&sets[i], &sets[j]);
-            assert!(s < 0.8, "accidental near-duplicates {} / {}: {s}", rows[i].id, rows[j].id);
+            assert!(
+                s < 0.8,
+                "accidental near-duplicates {} / {}: {s}",
+                rows[i].id,
+                rows[j].id
+            );
         }
     }
 }
@@ -121,7 +153,10 @@ fn counts_and_rates_from_flags() {
     ]);
     let rows = corpus(&dir);
     assert_eq!(rows.len(), 25 + 5);
-    let easy = rows.iter().filter(|r| r.meta.get("planted").is_none() && r.difficulty.unwrap().as_str() == "easy").count();
+    let easy = rows
+        .iter()
+        .filter(|r| r.meta.get("planted").is_none() && r.difficulty.unwrap().as_str() == "easy")
+        .count();
     assert_eq!(easy, 2 + 2 + 1);
     let out = env.run_raw(&["synth", "--counts", "poetry=3"]);
     assert_eq!(out.status.code(), Some(2));

@@ -113,7 +113,7 @@ pub fn run_collect(args: &RunArgs) -> Result<(bool, HashMap<String, PathBuf>)> {
     if !args.no_build {
         build(&root)?;
     }
-    let this_exe = std::env::current_exe().context("locating the xtask binary")?;
+    let this_exe = current_exe()?;
     let bin_dir = match &args.bin_dir {
         Some(dir) => std::path::absolute(dir).context("resolving --bin-dir")?,
         None => this_exe
@@ -403,6 +403,17 @@ fn build(root: &Path) -> Result<()> {
         bail!("`cargo build --workspace --bins` failed ({status})");
     }
     Ok(())
+}
+
+/// This binary's path. When the build above replaced it, Linux reports the old inode as
+/// `<path> (deleted)`; the rebuilt file at `<path>` is the one to run.
+fn current_exe() -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("locating the xtask binary")?;
+    let text = exe.to_string_lossy();
+    Ok(match text.strip_suffix(" (deleted)") {
+        Some(live) => PathBuf::from(live),
+        None => exe,
+    })
 }
 
 /// `git rev-parse HEAD` of the workspace, passed to every step as `COGUMI_GIT_SHA`.

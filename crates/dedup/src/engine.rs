@@ -186,35 +186,15 @@ impl Deduper {
     /// Distinct node pairs `(lo, hi)` sharing at least one bucket, sorted.
     fn candidate_pairs(&mut self) -> Result<(Vec<(u32, u32)>, u64)> {
         let max_bucket = self.config.max_bucket;
-        let mut packed: Vec<u64> = Vec::new();
-        let mut oversized = 0u64;
-        self.store.for_each_partition(|entries| {
-            let mut i = 0;
-            while i < entries.len() {
-                let mut j = i + 1;
-                while j < entries.len() && entries[j].0 == entries[i].0 {
-                    j += 1;
-                }
-                let bucket = &entries[i..j];
-                if bucket.len() > max_bucket {
-                    oversized += 1;
-                }
-                for (a, &(_, x)) in bucket.iter().enumerate() {
-                    let end = bucket.len().min(a + 1 + max_bucket);
-                    for &(_, y) in &bucket[a + 1..end] {
-                        if x != y {
-                            packed.push((u64::from(x.min(y)) << 32) | u64::from(x.max(y)));
-                        }
-                    }
-                }
-                i = j;
-            }
-            // Keep memory bounded by the number of distinct pairs.
-            if packed.len() > (1 << 24) {
-                packed.par_sort_unstable();
-                packed.dedup();
-            }
+        let per_partition = self.store.map_partitions(|entries| {
+            let mut packed = Vec::new();
+            let oversized = bucket_pairs(entries, max_bucket, &mut packed);
+            packed.sort_unstable();
+            packed.dedup();
+            (packed, oversized)
         })?;
+        let oversized = per_partition.iter().map(|p| p.1).sum();
+        let mut packed: Vec<u64> = per_partition.into_iter().flat_map(|p| p.0).collect();
         packed.par_sort_unstable();
         packed.dedup();
         let pairs = packed
@@ -250,4 +230,25 @@ fn sorted_set(raw: &[u64]) -> Vec<u64> {
     v.sort_unstable();
     v.dedup();
     v
+}
+
+/// Appends the node pairs of every bucket (run of equal keys) of sorted `entries` to
+/// `packed` as `lo << 32 | hi`: all pairs when a bucket has at most `max_bucket` members,
+/// else each member with the next `max_bucket` ones. Returns the number of larger buckets.
+fn bucket_pairs(entries: &[(u64, u32)], max_bucket: usize, packed: &mut Vec<u64>) -> u64 {
+    let mut oversized = 0;
+    for bucket in entries.chunk_by(|a, b| a.0 == b.0) {
+        if bucket.len() > max_bucket {
+            oversized += 1;
+        }
+        for (a, &(_, x)) in bucket.iter().enumerate() {
+            let end = bucket.len().min(a + 1 + max_bucket);
+            for &(_, y) in &bucket[a + 1..end] {
+                if x != y {
+                    packed.push((u64::from(x.min(y)) << 32) | u64::from(x.max(y)));
+                }
+            }
+        }
+    }
+    oversized
 }

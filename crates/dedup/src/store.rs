@@ -155,32 +155,37 @@ impl Store {
         Ok(())
     }
 
-    /// Calls `f` with the `(key, node)` entries of each partition, sorted by key
-    /// then node. Partitions are visited one at a time.
-    pub(crate) fn for_each_partition(
+    /// Calls `f` with the `(key, node)` entries of each partition, sorted by key then node,
+    /// and returns its results in partition order. In memory the bands are processed in
+    /// parallel; spilled partitions are loaded one at a time (each sorted in parallel), so
+    /// memory stays at one partition.
+    pub(crate) fn map_partitions<T: Send>(
         &mut self,
-        mut f: impl FnMut(&[(u64, u32)]),
-    ) -> Result<()> {
-        let mut entries: Vec<(u64, u32)> = Vec::new();
+        f: impl Fn(&[(u64, u32)]) -> T + Sync,
+    ) -> Result<Vec<T>> {
+        use rayon::prelude::*;
         match &mut self.spill {
-            None => {
-                for band in &self.keys {
-                    entries.clear();
-                    entries.extend(
-                        band.iter()
-                            .enumerate()
-                            .filter(|&(_, &k)| k != NO_KEY)
-                            .map(|(node, &k)| (k, node as u32)),
-                    );
-                    sort_entries(&mut entries);
-                    f(&entries);
-                }
-            }
+            None => Ok(self
+                .keys
+                .par_iter()
+                .map(|band| {
+                    let mut entries: Vec<(u64, u32)> = band
+                        .iter()
+                        .enumerate()
+                        .filter(|&(_, &k)| k != NO_KEY)
+                        .map(|(node, &k)| (k, node as u32))
+                        .collect();
+                    entries.sort_unstable();
+                    f(&entries)
+                })
+                .collect()),
             Some(spill) => {
                 for w in &mut spill.parts {
                     w.flush().map_err(io_err(spill.dir.path()))?;
                 }
                 let mut bytes = Vec::new();
+                let mut entries: Vec<(u64, u32)> = Vec::new();
+                let mut out = Vec::with_capacity(spill.parts.len());
                 for i in 0..spill.parts.len() {
                     let path = Spill::part_path(spill.dir.path(), i);
                     bytes.clear();
@@ -196,11 +201,11 @@ impl Store {
                         (u64::from_le_bytes(k), u32::from_le_bytes(n))
                     }));
                     sort_entries(&mut entries);
-                    f(&entries);
+                    out.push(f(&entries));
                 }
+                Ok(out)
             }
         }
-        Ok(())
     }
 
     /// A reader of shingle sets, usable from many threads.

@@ -245,6 +245,12 @@ pub struct Llama {
     rope: RopeTable,
     #[module(skip)]
     expand_kv: bool,
+    /// Inference copy of the tied head in burn layout `[hidden, vocab]`, contiguous: burn's
+    /// matmul on a transposed view copies the whole embedding every call (113 MB per token for
+    /// SmolLM2). `None` when untied. Training code must drop it (`untie_cache`) so gradients
+    /// reach `embed_tokens`.
+    #[module(skip)]
+    tied_head: Option<Tensor<2>>,
 }
 
 /// Logits on the host, row-major `[B, T, vocab]`.
@@ -340,6 +346,10 @@ impl Llama {
         if dtype != DType::F32 {
             rope = rope.cast(dtype);
         }
+        let tied_head = parts.lm_head.is_none().then(|| {
+            let data = parts.embed_tokens.clone().transpose().into_data();
+            Tensor::from_data(data, (&device, dtype))
+        });
         Llama {
             embed_tokens: Param::from_tensor(parts.embed_tokens),
             layers: parts.layers,
@@ -348,7 +358,15 @@ impl Llama {
             config,
             rope,
             expand_kv,
+            tied_head,
         }
+    }
+
+    /// Drops the inference copy of a tied head, so the head reads `embed_tokens` directly
+    /// (needed when training updates the embedding).
+    pub fn untie_cache(mut self) -> Self {
+        self.tied_head = None;
+        self
     }
 
     /// The resolved configuration.
@@ -480,9 +498,12 @@ impl Llama {
     /// # Shapes
     /// - `h`: `[B, T, hidden]` → `[B, T, vocab]` (f32)
     pub fn lm_head(&self, h: Tensor<3>) -> Tensor<3> {
-        let logits = match &self.lm_head {
-            Some(head) => head.forward(h),
-            None => burn::tensor::module::linear(h, self.embed_tokens.val().transpose(), None),
+        let logits = match (&self.lm_head, &self.tied_head) {
+            (Some(head), _) => head.forward(h),
+            (None, Some(t)) => burn::tensor::module::linear(h, t.clone(), None),
+            (None, None) => {
+                burn::tensor::module::linear(h, self.embed_tokens.val().transpose(), None)
+            }
         };
         if logits.dtype() == DType::F32 {
             logits

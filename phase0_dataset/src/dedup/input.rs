@@ -277,9 +277,13 @@ mod tests {
         assert_eq!(r.length, 9);
         assert_eq!(r.id, "17");
         assert_eq!(r.source.as_deref(), Some("a"));
-        let r = plain(None).parse(3, r#"{"text": "t", "id": "a\"b"}"#).unwrap();
+        let r = plain(None)
+            .parse(3, r#"{"text": "t", "id": "a\"b"}"#)
+            .unwrap();
         assert_eq!(r.id, "3");
-        let r = plain(Some("id")).parse(3, r#"{"text": "t", "id": "a\"b"}"#).unwrap();
+        let r = plain(Some("id"))
+            .parse(3, r#"{"text": "t", "id": "a\"b"}"#)
+            .unwrap();
         assert_eq!(r.id, r#""a\"b""#);
     }
 

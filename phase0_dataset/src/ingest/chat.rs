@@ -89,7 +89,9 @@ pub fn parse_turns(turns: &Value, field: &str) -> Result<(Vec<Message>, usize), 
     for (i, item) in items.iter().enumerate() {
         let turn = i + 1;
         let Value::Object(obj) = item else {
-            return Err(RowError::Conversation(format!("turn {turn} is not an object")));
+            return Err(RowError::Conversation(format!(
+                "turn {turn} is not an object"
+            )));
         };
         let role_raw = obj
             .get("from")
@@ -192,7 +194,10 @@ mod tests {
     #[test]
     fn hh_errors_name_the_problem() {
         let e = parse_hh("\n\nHuman: a\n\nHuman: b\n\nAssistant: c").unwrap_err();
-        assert_eq!(e.to_string(), "bad transcript: turn 2 repeats the human role");
+        assert_eq!(
+            e.to_string(),
+            "bad transcript: turn 2 repeats the human role"
+        );
         let e = parse_hh("\n\nHuman: a\n\nAssistant: ").unwrap_err();
         assert_eq!(e.to_string(), "bad transcript: turn 2 (assistant) is empty");
         let e = parse_hh("\n\nHuman: a").unwrap_err();

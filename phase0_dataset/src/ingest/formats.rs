@@ -413,15 +413,26 @@ mod tests {
         assert_eq!(detect(&orca, "x"), Some(Format::Openorca));
         let mm = obj(json!({"query": "q", "response": "r", "type": "GSM_Rephrased"}));
         assert_eq!(detect(&mm, "x"), Some(Format::Metamath));
-        assert_eq!(detect(&obj(json!({"chosen": "", "rejected": ""})), "x"), Some(Format::Hh));
-        assert_eq!(detect(&obj(json!({"conversations": []})), "x"), Some(Format::Sharegpt));
-        assert_eq!(detect(&obj(json!({"messages": []})), "x"), Some(Format::Sharegpt));
+        assert_eq!(
+            detect(&obj(json!({"chosen": "", "rejected": ""})), "x"),
+            Some(Format::Hh)
+        );
+        assert_eq!(
+            detect(&obj(json!({"conversations": []})), "x"),
+            Some(Format::Sharegpt)
+        );
+        assert_eq!(
+            detect(&obj(json!({"messages": []})), "x"),
+            Some(Format::Sharegpt)
+        );
         assert_eq!(detect(&obj(json!({"prompt": "p"})), "x"), None);
     }
 
     #[test]
     fn dolly_keeps_category_in_meta() {
-        let o = obj(json!({"instruction": "Sum up", "context": "Long text", "response": "Short", "category": "summarization"}));
+        let o = obj(
+            json!({"instruction": "Sum up", "context": "Long text", "response": "Short", "category": "summarization"}),
+        );
         let p = convert(Format::Dolly, o, &BTreeMap::new()).unwrap();
         assert_eq!(p.example.input, "Long text");
         assert_eq!(p.example.meta["category"], json!("summarization"));
@@ -429,7 +440,9 @@ mod tests {
 
     #[test]
     fn openorca_becomes_messages_with_system() {
-        let o = obj(json!({"id": "niv.1", "system_prompt": "Be helpful.", "question": "Q?", "response": "A."}));
+        let o = obj(
+            json!({"id": "niv.1", "system_prompt": "Be helpful.", "question": "Q?", "response": "A."}),
+        );
         let p = convert(Format::Openorca, o, &BTreeMap::new()).unwrap();
         let m = p.example.messages.unwrap();
         assert_eq!(m.len(), 3);
@@ -455,11 +468,23 @@ mod tests {
 
     #[test]
     fn row_errors() {
-        let e = convert(Format::Alpaca, obj(json!({"instruction": "a"})), &BTreeMap::new());
+        let e = convert(
+            Format::Alpaca,
+            obj(json!({"instruction": "a"})),
+            &BTreeMap::new(),
+        );
         assert_eq!(e.unwrap_err().to_string(), "missing field `output`");
-        let e = convert(Format::Alpaca, obj(json!({"instruction": "a", "output": 3})), &BTreeMap::new());
+        let e = convert(
+            Format::Alpaca,
+            obj(json!({"instruction": "a", "output": 3})),
+            &BTreeMap::new(),
+        );
         assert_eq!(e.unwrap_err().to_string(), "field `output` is not a string");
-        let e = convert(Format::Alpaca, obj(json!({"instruction": " ", "output": "x"})), &BTreeMap::new());
+        let e = convert(
+            Format::Alpaca,
+            obj(json!({"instruction": " ", "output": "x"})),
+            &BTreeMap::new(),
+        );
         assert_eq!(e.unwrap_err().to_string(), "field `instruction` is empty");
     }
 

@@ -260,7 +260,10 @@ pub fn run(args: &IngestArgs, common: &CommonArgs) -> anyhow::Result<Option<Arti
     writer.set_metric("sources", &sources);
     writer.set_metric(
         "dropped_trailing_turns",
-        per_file.iter().map(|f| f.dropped_trailing_turns).sum::<u64>(),
+        per_file
+            .iter()
+            .map(|f| f.dropped_trailing_turns)
+            .sum::<u64>(),
     );
     writer.set_metric("files", &per_file);
     Ok(Some(writer.commit()?))
@@ -337,7 +340,7 @@ fn ingest_file(
         if chunk.is_empty() {
             break;
         }
-        let results: Vec<Result<(Vec<u8>, String, usize), QuarantineRow>> = chunk
+        let results: Vec<Result<Converted, QuarantineRow>> = chunk
             .par_iter()
             .map(|rec| ctx.process(rec, &file.display))
             .collect();
@@ -362,6 +365,9 @@ fn ingest_file(
     Ok(stats)
 }
 
+/// A converted row: its JSON line, source and dropped trailing turns.
+type Converted = (Vec<u8>, String, usize);
+
 /// What every row of a file shares.
 struct RowContext<'a> {
     format: Format,
@@ -373,11 +379,7 @@ struct RowContext<'a> {
 
 impl RowContext<'_> {
     /// Converts one record into a serialised example, or a quarantine row.
-    fn process(
-        &self,
-        rec: &read::Record,
-        display: &str,
-    ) -> Result<(Vec<u8>, String, usize), QuarantineRow> {
+    fn process(&self, rec: &read::Record, display: &str) -> Result<Converted, QuarantineRow> {
         let quarantine = |e: RowError| QuarantineRow {
             file: display.to_owned(),
             line: rec.line,
@@ -455,9 +457,16 @@ fn kind_static(kind: &str) -> &'static str {
 /// Whether an artifact file holds raw rows.
 fn is_data_file(rel: &str) -> bool {
     let r = rel.to_ascii_lowercase();
-    [".jsonl", ".json", ".jsonl.gz", ".json.gz", ".jsonl.zst", ".json.zst"]
-        .iter()
-        .any(|ext| r.ends_with(ext))
+    [
+        ".jsonl",
+        ".json",
+        ".jsonl.gz",
+        ".json.gz",
+        ".jsonl.zst",
+        ".json.zst",
+    ]
+    .iter()
+    .any(|ext| r.ends_with(ext))
 }
 
 fn file_name(path: &Path) -> String {

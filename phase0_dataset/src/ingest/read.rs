@@ -321,7 +321,8 @@ mod tests {
     use super::*;
 
     fn records(text: &str) -> (Layout, Vec<Record>) {
-        let reader: Box<dyn BufRead + Send> = Box::new(std::io::Cursor::new(text.as_bytes().to_vec()));
+        let reader: Box<dyn BufRead + Send> =
+            Box::new(std::io::Cursor::new(text.as_bytes().to_vec()));
         let recs = Records::new(reader).unwrap();
         let layout = recs.layout();
         (layout, recs.map(|r| r.unwrap()).collect())
@@ -359,21 +360,37 @@ mod tests {
         let (_, recs) = records("[{\"a\":1},\n{\"b\":");
         assert_eq!(recs.len(), 2);
         assert_eq!(recs[1].line, 2);
-        assert_eq!(recs[1].broken.as_deref(), Some("unterminated json array element"));
+        assert_eq!(
+            recs[1].broken.as_deref(),
+            Some("unterminated json array element")
+        );
         let (_, recs) = records("[{\"a\":1}\n");
         assert_eq!(recs.len(), 2);
         assert!(recs[1].broken.as_deref().unwrap().contains("closing"));
         let (_, recs) = records("[{\"a\":1}] junk");
         assert_eq!(recs.len(), 2);
-        assert!(recs[1].broken.as_deref().unwrap().contains("after the closing"));
+        assert!(
+            recs[1]
+                .broken
+                .as_deref()
+                .unwrap()
+                .contains("after the closing")
+        );
     }
 
     #[test]
     fn invalid_utf8_is_a_broken_record() {
-        let reader: Box<dyn BufRead + Send> =
-            Box::new(std::io::Cursor::new(b"{\"a\":\"\xff\"}\n{\"a\":1}\n".to_vec()));
+        let reader: Box<dyn BufRead + Send> = Box::new(std::io::Cursor::new(
+            b"{\"a\":\"\xff\"}\n{\"a\":1}\n".to_vec(),
+        ));
         let recs: Vec<Record> = Records::new(reader).unwrap().map(|r| r.unwrap()).collect();
-        assert!(recs[0].broken.as_deref().unwrap().starts_with("invalid utf-8"));
+        assert!(
+            recs[0]
+                .broken
+                .as_deref()
+                .unwrap()
+                .starts_with("invalid utf-8")
+        );
         assert!(recs[1].broken.is_none());
     }
 

@@ -45,12 +45,27 @@ const OBJECTS: &[(&str, &str, &str, u8)] = &[
     ("a wardrobe", "bedroom", "hang clothes", 5),
     ("an alarm clock", "bedroom", "wake up on time", 1),
     ("a tent", "campsite", "sleep outdoors", 3),
-    ("a sleeping bag", "campsite", "stay warm at night outdoors", 2),
+    (
+        "a sleeping bag",
+        "campsite",
+        "stay warm at night outdoors",
+        2,
+    ),
     ("a camping stove", "campsite", "cook food outdoors", 2),
     ("a stethoscope", "clinic", "listen to a heartbeat", 1),
     ("a thermometer", "clinic", "measure body temperature", 1),
-    ("a wheelchair", "clinic", "move a patient who cannot walk", 4),
-    ("a shopping cart", "supermarket", "carry groceries around the store", 4),
+    (
+        "a wheelchair",
+        "clinic",
+        "move a patient who cannot walk",
+        4,
+    ),
+    (
+        "a shopping cart",
+        "supermarket",
+        "carry groceries around the store",
+        4,
+    ),
     ("a cash register", "supermarket", "take payments", 4),
     ("a library card", "library", "borrow books", 1),
     ("a book cart", "library", "return books to the shelves", 4),
@@ -58,47 +73,209 @@ const OBJECTS: &[(&str, &str, &str, u8)] = &[
 
 /// (situation with {n}, likely outcome) pairs; other outcomes are the distractors.
 const EFFECTS: &[(&str, &str)] = &[
-    ("{n} leaves a tub of ice cream on a sunny table for an hour.", "The ice cream melts."),
-    ("{n} forgets to water a potted plant for a month in summer.", "The plant wilts."),
+    (
+        "{n} leaves a tub of ice cream on a sunny table for an hour.",
+        "The ice cream melts.",
+    ),
+    (
+        "{n} forgets to water a potted plant for a month in summer.",
+        "The plant wilts.",
+    ),
     ("{n} drops a glass onto a stone floor.", "The glass breaks."),
-    ("{n} puts a wet towel on a hot radiator.", "The towel dries."),
-    ("{n} leaves bread out of its bag for a week.", "The bread goes stale."),
-    ("{n} stays up all night before an exam.", "{n} feels tired during the exam."),
-    ("{n} leaves a phone playing videos without charging it all day.", "The battery runs out."),
+    (
+        "{n} puts a wet towel on a hot radiator.",
+        "The towel dries.",
+    ),
+    (
+        "{n} leaves bread out of its bag for a week.",
+        "The bread goes stale.",
+    ),
+    (
+        "{n} stays up all night before an exam.",
+        "{n} feels tired during the exam.",
+    ),
+    (
+        "{n} leaves a phone playing videos without charging it all day.",
+        "The battery runs out.",
+    ),
     ("{n} pours water on a campfire.", "The fire goes out."),
     ("{n} forgets an umbrella on a rainy day.", "{n} gets wet."),
-    ("{n} puts a bottle of water in the freezer overnight.", "The water freezes."),
-    ("{n} adds too much salt to the soup.", "The soup tastes too salty."),
-    ("{n} runs a marathon without training.", "{n} has sore muscles the next day."),
-    ("{n} leaves the front door of a house open in winter.", "The house gets cold."),
-    ("{n} plants sunflower seeds in good soil and waters them.", "The seeds sprout."),
-    ("{n} blows too much air into a balloon.", "The balloon pops."),
-    ("{n} leaves milk out of the fridge for two days.", "The milk goes sour."),
-    ("{n} presses the elevator button.", "The elevator comes to the floor."),
-    ("{n} wears a wool sweater on a very hot day.", "{n} feels too warm."),
-    ("{n} sets an alarm for six in the morning.", "The alarm rings at six."),
+    (
+        "{n} puts a bottle of water in the freezer overnight.",
+        "The water freezes.",
+    ),
+    (
+        "{n} adds too much salt to the soup.",
+        "The soup tastes too salty.",
+    ),
+    (
+        "{n} runs a marathon without training.",
+        "{n} has sore muscles the next day.",
+    ),
+    (
+        "{n} leaves the front door of a house open in winter.",
+        "The house gets cold.",
+    ),
+    (
+        "{n} plants sunflower seeds in good soil and waters them.",
+        "The seeds sprout.",
+    ),
+    (
+        "{n} blows too much air into a balloon.",
+        "The balloon pops.",
+    ),
+    (
+        "{n} leaves milk out of the fridge for two days.",
+        "The milk goes sour.",
+    ),
+    (
+        "{n} presses the elevator button.",
+        "The elevator comes to the floor.",
+    ),
+    (
+        "{n} wears a wool sweater on a very hot day.",
+        "{n} feels too warm.",
+    ),
+    (
+        "{n} sets an alarm for six in the morning.",
+        "The alarm rings at six.",
+    ),
     ("{n} stirs sugar into hot tea.", "The sugar dissolves."),
 ];
 
 /// Everyday procedures in order.
 const PROCEDURES: &[(&str, &[&str])] = &[
-    ("making a cup of tea", &["boil the water", "put a tea bag in the cup", "pour the hot water", "let it steep", "remove the tea bag"]),
-    ("mailing a letter", &["write the letter", "fold it into an envelope", "seal the envelope", "attach a stamp", "drop it in a mailbox"]),
-    ("planting a tree", &["choose a sunny spot", "dig a hole", "place the sapling in the hole", "fill the hole with soil", "water the tree"]),
-    ("washing clothes by machine", &["sort the clothes", "load the machine", "add detergent", "start the wash", "hang the clothes to dry"]),
-    ("baking bread", &["mix flour, water and yeast", "knead the dough", "let the dough rise", "shape the loaf", "bake it in the oven"]),
-    ("changing a flat tire", &["loosen the wheel nuts", "lift the car with a jack", "remove the flat tire", "fit the spare tire", "lower the car"]),
-    ("painting a wall", &["move the furniture away", "cover the floor", "fill any cracks", "apply the paint", "let it dry"]),
-    ("catching a train", &["check the timetable", "buy a ticket", "go to the platform", "board the train", "find a seat"]),
-    ("brushing your teeth", &["wet the toothbrush", "add toothpaste", "brush for two minutes", "spit out the toothpaste", "rinse the toothbrush"]),
-    ("cooking pasta", &["fill a pot with water", "bring the water to a boil", "add the pasta", "cook until tender", "drain the pasta"]),
-    ("making a sandwich", &["take two slices of bread", "spread butter on the bread", "add the filling", "close the sandwich", "cut it in half"]),
-    ("sending an email", &["open the mail app", "write the address", "type the message", "attach any files", "press send"]),
+    (
+        "making a cup of tea",
+        &[
+            "boil the water",
+            "put a tea bag in the cup",
+            "pour the hot water",
+            "let it steep",
+            "remove the tea bag",
+        ],
+    ),
+    (
+        "mailing a letter",
+        &[
+            "write the letter",
+            "fold it into an envelope",
+            "seal the envelope",
+            "attach a stamp",
+            "drop it in a mailbox",
+        ],
+    ),
+    (
+        "planting a tree",
+        &[
+            "choose a sunny spot",
+            "dig a hole",
+            "place the sapling in the hole",
+            "fill the hole with soil",
+            "water the tree",
+        ],
+    ),
+    (
+        "washing clothes by machine",
+        &[
+            "sort the clothes",
+            "load the machine",
+            "add detergent",
+            "start the wash",
+            "hang the clothes to dry",
+        ],
+    ),
+    (
+        "baking bread",
+        &[
+            "mix flour, water and yeast",
+            "knead the dough",
+            "let the dough rise",
+            "shape the loaf",
+            "bake it in the oven",
+        ],
+    ),
+    (
+        "changing a flat tire",
+        &[
+            "loosen the wheel nuts",
+            "lift the car with a jack",
+            "remove the flat tire",
+            "fit the spare tire",
+            "lower the car",
+        ],
+    ),
+    (
+        "painting a wall",
+        &[
+            "move the furniture away",
+            "cover the floor",
+            "fill any cracks",
+            "apply the paint",
+            "let it dry",
+        ],
+    ),
+    (
+        "catching a train",
+        &[
+            "check the timetable",
+            "buy a ticket",
+            "go to the platform",
+            "board the train",
+            "find a seat",
+        ],
+    ),
+    (
+        "brushing your teeth",
+        &[
+            "wet the toothbrush",
+            "add toothpaste",
+            "brush for two minutes",
+            "spit out the toothpaste",
+            "rinse the toothbrush",
+        ],
+    ),
+    (
+        "cooking pasta",
+        &[
+            "fill a pot with water",
+            "bring the water to a boil",
+            "add the pasta",
+            "cook until tender",
+            "drain the pasta",
+        ],
+    ),
+    (
+        "making a sandwich",
+        &[
+            "take two slices of bread",
+            "spread butter on the bread",
+            "add the filling",
+            "close the sandwich",
+            "cut it in half",
+        ],
+    ),
+    (
+        "sending an email",
+        &[
+            "open the mail app",
+            "write the address",
+            "type the message",
+            "attach any files",
+            "press send",
+        ],
+    ),
 ];
 
 const LETTERS: [&str; 5] = ["A", "B", "C", "D", "E"];
 
-fn question(template: &'static str, stem: String, options: Vec<String>, correct: usize, why: String) -> Task {
+fn question(
+    template: &'static str,
+    stem: String,
+    options: Vec<String>,
+    correct: usize,
+    why: String,
+) -> Task {
     let listed: Vec<String> = options
         .iter()
         .enumerate()
@@ -109,7 +286,9 @@ fn question(template: &'static str, stem: String, options: Vec<String>, correct:
         template,
         format!("{stem}\n{}", listed.join("\n")),
         format!("{why}\nAnswer: {letter}"),
-        Check::Exact { value: json!(letter) },
+        Check::Exact {
+            value: json!(letter),
+        },
     )
 }
 
@@ -157,7 +336,16 @@ fn location(rng: &mut Rng) -> Task {
         0 => format!("Which of these would you most likely find in a {place}?"),
         _ => format!("Where you would expect it, which item belongs in a {place}?"),
     };
-    question("common_sense:location", stem, opts, at, format!("{} is usually kept in a {place}.", super::words::capitalise(obj)))
+    question(
+        "common_sense:location",
+        stem,
+        opts,
+        at,
+        format!(
+            "{} is usually kept in a {place}.",
+            super::words::capitalise(obj)
+        ),
+    )
 }
 
 fn purpose(rng: &mut Rng) -> Task {
@@ -176,7 +364,13 @@ fn purpose(rng: &mut Rng) -> Task {
         0 => format!("{name} needs to {purpose}. Which item should {name} use?"),
         _ => format!("What would you use to {purpose}?"),
     };
-    question("common_sense:purpose", stem, opts, at, format!("{} is used to {purpose}.", super::words::capitalise(obj)))
+    question(
+        "common_sense:purpose",
+        stem,
+        opts,
+        at,
+        format!("{} is used to {purpose}.", super::words::capitalise(obj)),
+    )
 }
 
 fn heaviest(rng: &mut Rng) -> Task {
@@ -200,16 +394,38 @@ fn heaviest(rng: &mut Rng) -> Task {
         format!("Which of these is usually the {word}?"),
         opts,
         at,
-        format!("Of these, {} is typically the {word}.", strip_article(target.0)),
+        format!(
+            "Of these, {} is typically the {word}.",
+            strip_article(target.0)
+        ),
     )
 }
 
 fn odd_one_out(rng: &mut Rng) -> Task {
-    let places = ["kitchen", "garage", "bathroom", "garden", "office", "classroom", "beach", "bedroom", "campsite", "clinic"];
+    let places = [
+        "kitchen",
+        "garage",
+        "bathroom",
+        "garden",
+        "office",
+        "classroom",
+        "beach",
+        "bedroom",
+        "campsite",
+        "clinic",
+    ];
     let place = *rng.pick(&places);
-    let same: Vec<&str> = OBJECTS.iter().filter(|o| o.1 == place).map(|o| o.0).collect();
+    let same: Vec<&str> = OBJECTS
+        .iter()
+        .filter(|o| o.1 == place)
+        .map(|o| o.0)
+        .collect();
     let k = 3.min(same.len());
-    let mut opts: Vec<String> = rng.sample(&same, k).into_iter().map(str::to_owned).collect();
+    let mut opts: Vec<String> = rng
+        .sample(&same, k)
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
     let odd = loop {
         let o = rng.pick(OBJECTS);
         if o.1 != place {
@@ -223,7 +439,11 @@ fn odd_one_out(rng: &mut Rng) -> Task {
         format!("Three of these are usually found in a {place}. Which one does not belong there?"),
         opts,
         at,
-        format!("{} belongs in a {}, not a {place}.", super::words::capitalise(odd.0), odd.1),
+        format!(
+            "{} belongs in a {}, not a {place}.",
+            super::words::capitalise(odd.0),
+            odd.1
+        ),
     )
 }
 
@@ -246,10 +466,17 @@ fn two_purposes(rng: &mut Rng) -> Task {
     let (opts, at) = shuffle_in(rng, correct, others);
     question(
         "common_sense:two_purposes",
-        format!("{name} wants to {} and then {}. Which pair of items should {name} get?", pair[0].2, pair[1].2),
+        format!(
+            "{name} wants to {} and then {}. Which pair of items should {name} get?",
+            pair[0].2, pair[1].2
+        ),
         opts,
         at,
-        format!("{} is for the first task and {} for the second.", super::words::capitalise(pair[0].0), pair[1].0),
+        format!(
+            "{} is for the first task and {} for the second.",
+            super::words::capitalise(pair[0].0),
+            pair[1].0
+        ),
     )
 }
 
@@ -259,14 +486,20 @@ fn consequence(rng: &mut Rng) -> Task {
     let (situation, effect) = EFFECTS[i];
     let k = 3 + rng.below(2);
     let others: Vec<String> = rng
-        .sample(&(0..EFFECTS.len()).filter(|&j| j != i).collect::<Vec<_>>(), k)
+        .sample(
+            &(0..EFFECTS.len()).filter(|&j| j != i).collect::<Vec<_>>(),
+            k,
+        )
         .into_iter()
         .map(|j| EFFECTS[j].1.replace("{n}", name))
         .collect();
     let (opts, at) = shuffle_in(rng, effect.replace("{n}", name), others);
     question(
         "common_sense:consequence",
-        format!("{} What is the most likely result?", situation.replace("{n}", name)),
+        format!(
+            "{} What is the most likely result?",
+            situation.replace("{n}", name)
+        ),
         opts,
         at,
         format!("The most likely result is: {}", effect.replace("{n}", name)),

@@ -17,9 +17,19 @@ fn sentence(rng: &mut Rng, topic: &str) -> String {
     let (city, _) = *rng.pick(CITIES);
     let n = rng.range(3, 60);
     let year = rng.range(1990, 2023);
-    let day = *rng.pick(&["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]);
+    let day = *rng.pick(&[
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ]);
     match rng.below(14) {
-        0 => format!("In {city} a group of {n} volunteers meets every {day} to talk about {topic}."),
+        0 => {
+            format!("In {city} a group of {n} volunteers meets every {day} to talk about {topic}.")
+        }
         1 => format!("{name} started exploring {topic} in {year} and never stopped."),
         2 => format!("Interest in {topic} has grown in towns like {city}."),
         3 => format!("Anyone curious about {topic} can begin with a small first step."),
@@ -37,10 +47,27 @@ fn sentence(rng: &mut Rng, topic: &str) -> String {
 }
 
 const KEYWORDS: [&str; 10] = [
-    "community", "future", "balance", "curiosity", "tradition", "neighbours", "craft", "season",
-    "effort", "discovery",
+    "community",
+    "future",
+    "balance",
+    "curiosity",
+    "tradition",
+    "neighbours",
+    "craft",
+    "season",
+    "effort",
+    "discovery",
 ];
-const FORBIDDEN: [&str; 8] = ["very", "really", "amazing", "thing", "stuff", "nice", "awesome", "basically"];
+const FORBIDDEN: [&str; 8] = [
+    "very",
+    "really",
+    "amazing",
+    "thing",
+    "stuff",
+    "nice",
+    "awesome",
+    "basically",
+];
 const ENDINGS: [&str; 6] = [
     "Thank you for reading.",
     "That is all for now.",
@@ -68,13 +95,18 @@ pub fn generate(rng: &mut Rng, hard: bool) -> Task {
     };
     let mut constraints = Vec::new();
     let mut asks = Vec::new();
-    let keyword = rng.chance(if hard { 0.5 } else { 0.0 }).then(|| *rng.pick(&KEYWORDS));
+    let keyword = rng
+        .chance(if hard { 0.5 } else { 0.0 })
+        .then(|| *rng.pick(&KEYWORDS));
     let (lead, mut body) = match format {
         Format::Paragraph => {
             let k = 2 + rng.below(3);
             let mut s: Vec<String> = (0..k).map(|_| sentence(rng, topic)).collect();
             if let Some(kw) = keyword {
-                s.insert(rng.below(k + 1), format!("For many it is a lesson in {kw}."));
+                s.insert(
+                    rng.below(k + 1),
+                    format!("For many it is a lesson in {kw}."),
+                );
             }
             let lead = match rng.below(3) {
                 0 => format!("Write a short paragraph about {topic}."),
@@ -85,14 +117,21 @@ pub fn generate(rng: &mut Rng, hard: bool) -> Task {
         }
         Format::Bullets => {
             let n = 2 + rng.below(4);
-            let mut lines: Vec<String> = (0..n).map(|_| format!("- {}", sentence(rng, topic))).collect();
+            let mut lines: Vec<String> = (0..n)
+                .map(|_| format!("- {}", sentence(rng, topic)))
+                .collect();
             if let Some(kw) = keyword {
                 let i = rng.below(n);
                 lines[i] = format!("{} It builds {kw}.", lines[i]);
             }
             constraints.push(Constraint::BulletCount { n });
-            asks.push(format!("Give exactly {n} bullet points, each line starting with '- '."));
-            (format!("List facts about {topic} as bullet points."), lines.join("\n"))
+            asks.push(format!(
+                "Give exactly {n} bullet points, each line starting with '- '."
+            ));
+            (
+                format!("List facts about {topic} as bullet points."),
+                lines.join("\n"),
+            )
         }
         Format::Json => {
             let k = 2 + rng.below(3);
@@ -114,12 +153,20 @@ pub fn generate(rng: &mut Rng, hard: bool) -> Task {
             constraints.push(Constraint::JsonObject {
                 keys: keys.iter().map(|k| (*k).to_owned()).collect(),
             });
-            asks.push(format!("Respond only with valid JSON: one object with exactly the keys {}.", shown.join(", ")));
-            (format!("Describe {topic} in a structured way."), Value::Object(obj).to_string())
+            asks.push(format!(
+                "Respond only with valid JSON: one object with exactly the keys {}.",
+                shown.join(", ")
+            ));
+            (
+                format!("Describe {topic} in a structured way."),
+                Value::Object(obj).to_string(),
+            )
         }
     };
     if let Some(kw) = keyword {
-        constraints.push(Constraint::IncludeKeyword { keyword: kw.to_owned() });
+        constraints.push(Constraint::IncludeKeyword {
+            keyword: kw.to_owned(),
+        });
         asks.push(format!("Include the word '{kw}'."));
     }
     // Extra modifiers: easy paragraphs get one, hard tasks enough to reach two or three.
@@ -171,7 +218,9 @@ pub fn generate(rng: &mut Rng, hard: bool) -> Task {
             3 => {
                 let end = *rng.pick(&ENDINGS);
                 body = format!("{body} {end}");
-                constraints.push(Constraint::EndsWith { phrase: end.to_owned() });
+                constraints.push(Constraint::EndsWith {
+                    phrase: end.to_owned(),
+                });
                 asks.push(format!("End your response with the exact phrase \"{end}\""));
             }
             4 => {
@@ -179,7 +228,9 @@ pub fn generate(rng: &mut Rng, hard: bool) -> Task {
                 asks.push("Do not use any commas.".into());
             }
             5 => {
-                let n = word_count(&body).saturating_sub(rng.range(0, 5) as usize).max(1);
+                let n = word_count(&body)
+                    .saturating_sub(rng.range(0, 5) as usize)
+                    .max(1);
                 constraints.push(Constraint::MinWords { n });
                 asks.push(format!("Use at least {n} words."));
             }
@@ -201,7 +252,12 @@ pub fn generate(rng: &mut Rng, hard: bool) -> Task {
         Format::Bullets => "instruction_following:bullets",
         Format::Json => "instruction_following:json",
     };
-    Task::single(template, instruction, body, Check::Constraints { constraints })
+    Task::single(
+        template,
+        instruction,
+        body,
+        Check::Constraints { constraints },
+    )
 }
 
 #[cfg(test)]
@@ -215,8 +271,16 @@ mod tests {
         for i in 0..3000 {
             let hard = i % 2 == 0;
             let t = generate(&mut rng, hard);
-            assert!(t.answer.verify(&t.output), "{}\n{}\n{:?}", t.instruction, t.output, t.answer);
-            let Check::Constraints { constraints } = &t.answer else { panic!() };
+            assert!(
+                t.answer.verify(&t.output),
+                "{}\n{}\n{:?}",
+                t.instruction,
+                t.output,
+                t.answer
+            );
+            let Check::Constraints { constraints } = &t.answer else {
+                panic!()
+            };
             counts[constraints.len().min(3)] += 1;
             if !hard {
                 assert_eq!(constraints.len(), 1, "{}", t.instruction);

@@ -35,7 +35,14 @@ pub fn generate(rng: &mut Rng, hard: bool) -> Task {
 fn finish(template: &'static str, question: String, steps: Vec<String>, answer: i64) -> Task {
     let mut output = steps.join("\n");
     output.push_str(&format!("\nAnswer: {answer}"));
-    Task::single(template, question, output, Check::Exact { value: json!(answer) })
+    Task::single(
+        template,
+        question,
+        output,
+        Check::Exact {
+            value: json!(answer),
+        },
+    )
 }
 
 /// A start value followed by `n` operations described in words.
@@ -108,7 +115,11 @@ fn chain(rng: &mut Rng, n: usize) -> Task {
                 v += k * m;
                 (
                     format!("{name} then receives {k} packs with {m} {items} in each pack."),
-                    format!("{k} packs of {m} is {k} x {m} = {}, so {before} + {} = {v}.", k * m, k * m),
+                    format!(
+                        "{k} packs of {m} is {k} x {m} = {}, so {before} + {} = {v}.",
+                        k * m,
+                        k * m
+                    ),
                 )
             }
             6 => {
@@ -119,7 +130,9 @@ fn chain(rng: &mut Rng, n: usize) -> Task {
                 let d = *rng.pick(&divisors);
                 v /= d;
                 (
-                    format!("{name} splits the {items} equally into {d} groups and keeps just one group."),
+                    format!(
+                        "{name} splits the {items} equally into {d} groups and keeps just one group."
+                    ),
                     format!("One of {d} equal groups: {before} / {d} = {v}."),
                 )
             }
@@ -136,7 +149,10 @@ fn chain(rng: &mut Rng, n: usize) -> Task {
                 v -= part;
                 (
                     format!("{name} donates {word} of the {items} to a school."),
-                    format!("{} of {before} is {part}, so {before} - {part} = {v}.", super::words::capitalise(word)),
+                    format!(
+                        "{} of {before} is {part}, so {before} - {part} = {v}.",
+                        super::words::capitalise(word)
+                    ),
                 )
             }
             _ => continue,
@@ -162,8 +178,12 @@ fn containers(rng: &mut Rng) -> Task {
     let name = *rng.pick(NAMES);
     let q = match rng.below(3) {
         0 => format!("Each {c} holds {per} {items}. How many {items} are in {n} full {c}es?"),
-        1 => format!("{name} fills {n} {c}es with {per} {items} each. How many {items} is that in total?"),
-        _ => format!("A shop stocks {n} {c}es of {items}, and every {c} contains {per}. How many {items} does the shop have?"),
+        1 => format!(
+            "{name} fills {n} {c}es with {per} {items} each. How many {items} is that in total?"
+        ),
+        _ => format!(
+            "A shop stocks {n} {c}es of {items}, and every {c} contains {per}. How many {items} does the shop have?"
+        ),
     };
     let q = fix_plural(&q, c);
     let total = per * n;
@@ -193,19 +213,28 @@ fn expression(rng: &mut Rng, _hard: bool) -> Task {
     let (q, steps, v) = match rng.below(3) {
         0 => (
             format!("Compute {a} + {b} x {c}."),
-            vec![format!("Multiplication first: {b} x {c} = {}.", b * c), format!("Then {a} + {} = {}.", b * c, a + b * c)],
+            vec![
+                format!("Multiplication first: {b} x {c} = {}.", b * c),
+                format!("Then {a} + {} = {}.", b * c, a + b * c),
+            ],
             a + b * c,
         ),
         1 => (
             format!("What is ({a} - {b}) x {c}?"),
-            vec![format!("Parentheses first: {a} - {b} = {}.", a - b), format!("Then {} x {c} = {}.", a - b, (a - b) * c)],
+            vec![
+                format!("Parentheses first: {a} - {b} = {}.", a - b),
+                format!("Then {} x {c} = {}.", a - b, (a - b) * c),
+            ],
             (a - b) * c,
         ),
         _ => {
             let prod = b * c;
             (
                 format!("Evaluate {prod} / {b} + {a}."),
-                vec![format!("Division first: {prod} / {b} = {c}."), format!("Then {c} + {a} = {}.", c + a)],
+                vec![
+                    format!("Division first: {prod} / {b} = {c}."),
+                    format!("Then {c} + {a} = {}.", c + a),
+                ],
                 c + a,
             )
         }
@@ -224,7 +253,9 @@ fn percent_of(rng: &mut Rng) -> Task {
     let (items, _) = *rng.pick(ITEMS);
     let q = match rng.below(2) {
         0 => format!("What is {p}% of {n}?"),
-        _ => format!("{name} has {n} {items} and gives away {p}% of them. How many {items} does {name} give away?"),
+        _ => format!(
+            "{name} has {n} {items} and gives away {p}% of them. How many {items} does {name} give away?"
+        ),
     };
     finish(
         "math:percent",
@@ -288,7 +319,10 @@ fn shopping(rng: &mut Rng) -> Task {
     let (a, p) = (rng.range(2, 9), rng.range(1, 15));
     let (b, q) = (rng.range(2, 9), rng.range(1, 15));
     let cost = a * p + b * q;
-    let bill = *[20i64, 50, 100, 200].iter().find(|&&x| x > cost).unwrap_or(&500);
+    let bill = *[20i64, 50, 100, 200]
+        .iter()
+        .find(|&&x| x > cost)
+        .unwrap_or(&500);
     let change = bill - cost;
     let text = format!(
         "{name} buys {a} {} at ${p} each and {b} {} at ${q} each, paying with a ${bill} bill. How many dollars of change does {name} get?",
@@ -327,9 +361,26 @@ fn discount(rng: &mut Rng) -> Task {
         let tax = after * t / 100;
         let fin = after + tax;
         let thing = *rng.pick(&[
-            "jacket", "lamp", "backpack", "bicycle helmet", "kettle", "desk chair", "tent",
-            "pair of boots", "guitar", "rug", "coffee grinder", "telescope", "sleeping bag",
-            "printer", "bookshelf", "rain coat", "blender", "scooter", "camera bag", "mattress",
+            "jacket",
+            "lamp",
+            "backpack",
+            "bicycle helmet",
+            "kettle",
+            "desk chair",
+            "tent",
+            "pair of boots",
+            "guitar",
+            "rug",
+            "coffee grinder",
+            "telescope",
+            "sleeping bag",
+            "printer",
+            "bookshelf",
+            "rain coat",
+            "blender",
+            "scooter",
+            "camera bag",
+            "mattress",
         ]);
         let name = *rng.pick(NAMES);
         let store = format!(
@@ -338,14 +389,31 @@ fn discount(rng: &mut Rng) -> Task {
             rng.pick(&["Outlet", "Market", "Store", "Emporium", "Goods", "Traders"])
         );
         let q = match rng.below(4) {
-            0 => format!("A {thing} costs ${price}. It is discounted by {d}%, and then a {t}% sales tax is added to the discounted price. What is the final price in dollars?"),
-            1 => format!("{name} wants a {thing} priced at ${price} at {store}. The shop takes {d}% off, then charges {t}% tax on the reduced price. How many dollars does {name} pay?"),
-            2 => format!("At {store}, a ${price} {thing} is on sale for {d}% off. Sales tax of {t}% applies to the sale price. What does the {thing} cost in the end, in dollars?"),
-            _ => format!("{name} buys a {thing} listed at ${price}. With a {d}% coupon and {t}% tax added afterwards on the discounted amount, what is the total in dollars?"),
+            0 => format!(
+                "A {thing} costs ${price}. It is discounted by {d}%, and then a {t}% sales tax is added to the discounted price. What is the final price in dollars?"
+            ),
+            1 => format!(
+                "{name} wants a {thing} priced at ${price} at {store}. The shop takes {d}% off, then charges {t}% tax on the reduced price. How many dollars does {name} pay?"
+            ),
+            2 => format!(
+                "At {store}, a ${price} {thing} is on sale for {d}% off. Sales tax of {t}% applies to the sale price. What does the {thing} cost in the end, in dollars?"
+            ),
+            _ => format!(
+                "{name} buys a {thing} listed at ${price}. With a {d}% coupon and {t}% tax added afterwards on the discounted amount, what is the total in dollars?"
+            ),
         };
-        let steps = vec![
-            format!("Discount: {d}% of ${price} is {}, so the price becomes {}.", money(price * 100 - after), money(after)),
-            format!("Tax: {t}% of {} is {}, so the final price is {}.", money(after), money(tax), money(fin)),
+        let steps = [
+            format!(
+                "Discount: {d}% of ${price} is {}, so the price becomes {}.",
+                money(price * 100 - after),
+                money(after)
+            ),
+            format!(
+                "Tax: {t}% of {} is {}, so the final price is {}.",
+                money(after),
+                money(tax),
+                money(fin)
+            ),
         ];
         let shown = money(fin).trim_start_matches('$').to_owned();
         let mut output = steps.join("\n");
@@ -354,7 +422,9 @@ fn discount(rng: &mut Rng) -> Task {
             "math:discount",
             q,
             output,
-            Check::Exact { value: json!(fin as f64 / 100.0) },
+            Check::Exact {
+                value: json!(fin as f64 / 100.0),
+            },
         );
     }
 }
@@ -368,7 +438,12 @@ mod tests {
         let mut rng = Rng::new(5, "math-test");
         for i in 0..2000 {
             let t = generate(&mut rng, i % 2 == 0);
-            assert!(t.answer.verify(&t.output), "{}\n{}", t.instruction, t.output);
+            assert!(
+                t.answer.verify(&t.output),
+                "{}\n{}",
+                t.instruction,
+                t.output
+            );
         }
     }
 
@@ -380,8 +455,11 @@ mod tests {
         for _ in 0..500 {
             let t = chain(&mut rng, 4);
             for c in re.captures_iter(&t.output) {
-                let (a, b, r): (i64, i64, i64) =
-                    (c[1].parse().unwrap(), c[3].parse().unwrap(), c[4].parse().unwrap());
+                let (a, b, r): (i64, i64, i64) = (
+                    c[1].parse().unwrap(),
+                    c[3].parse().unwrap(),
+                    c[4].parse().unwrap(),
+                );
                 let want = match &c[2] {
                     "+" => a + b,
                     "-" => a - b,

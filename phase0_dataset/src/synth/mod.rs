@@ -84,7 +84,12 @@ pub struct Task {
 
 impl Task {
     /// A single-turn task without input.
-    pub fn single(template: &'static str, instruction: String, output: String, answer: Check) -> Task {
+    pub fn single(
+        template: &'static str,
+        instruction: String,
+        output: String,
+        answer: Check,
+    ) -> Task {
         Task {
             system: None,
             instruction,
@@ -187,7 +192,9 @@ impl DomainGen {
                     t.template
                 );
             }
-            let probe = t.clone().into_example(String::new(), self.domain, Difficulty::Easy);
+            let probe = t
+                .clone()
+                .into_example(String::new(), self.domain, Difficulty::Easy);
             let key = cogumi_dedup::exact_hash(&cogumi_dedup::normalize(&probe.dedup_text()));
             if self.seen.insert(key) {
                 return Ok(t);
@@ -218,7 +225,11 @@ pub fn generate(cfg: &SynthConfig, seed: u64) -> anyhow::Result<Generated> {
             g.rng.shuffle(&mut hard);
             let mut rows = Vec::with_capacity(n);
             for (i, h) in hard.into_iter().enumerate() {
-                let diff = if h { Difficulty::Hard } else { Difficulty::Easy };
+                let diff = if h {
+                    Difficulty::Hard
+                } else {
+                    Difficulty::Easy
+                };
                 let t = g.draw(h)?;
                 rows.push(t.into_example(format!("synth-{domain}-{i:06}"), domain, diff));
             }
@@ -281,13 +292,25 @@ pub fn run(args: &SynthArgs, common: &CommonArgs) -> anyhow::Result<Option<Artif
     }
     let n_single = single.finish()?;
     let n_chat = chat.finish()?;
-    tracing::info!(rows = g.rows.len(), regenerated = g.regenerated, "synthetic corpus written");
+    tracing::info!(
+        rows = g.rows.len(),
+        regenerated = g.regenerated,
+        "synthetic corpus written"
+    );
     writer.set_metric("rows", n_single + n_chat);
-    writer.set_metric("base_rows", g.counts.values().flat_map(|m| m.values()).sum::<usize>());
+    writer.set_metric(
+        "base_rows",
+        g.counts.values().flat_map(|m| m.values()).sum::<usize>(),
+    );
     writer.set_metric("counts", &g.counts);
     writer.set_metric("near_dups_regenerated", g.regenerated);
     writer.set_metric("planted_near_dups", g.planted_near_dups);
     writer.set_metric("planted_non_english", &g.planted_non_english);
-    writer.set_metric("files", serde_json::json!({CORPUS_FILE: n_single, CHAT_FILE: n_chat}));
-    Ok(Some(writer.commit().context("committing the synth artifact")?))
+    writer.set_metric(
+        "files",
+        serde_json::json!({CORPUS_FILE: n_single, CHAT_FILE: n_chat}),
+    );
+    Ok(Some(
+        writer.commit().context("committing the synth artifact")?,
+    ))
 }

@@ -64,10 +64,19 @@ pub(super) fn regenerate_near_dups(
         removed.sort_unstable();
         let mut templates: std::collections::BTreeMap<&str, usize> = Default::default();
         for &i in &removed {
-            let t = rows[i].meta.get("template").and_then(|v| v.as_str()).unwrap_or("?");
+            let t = rows[i]
+                .meta
+                .get("template")
+                .and_then(|v| v.as_str())
+                .unwrap_or("?");
             *templates.entry(t).or_default() += 1;
         }
-        tracing::debug!(round, rows = removed.len(), ?templates, "regenerating accidental near-duplicates");
+        tracing::debug!(
+            round,
+            rows = removed.len(),
+            ?templates,
+            "regenerating accidental near-duplicates"
+        );
         total += removed.len();
         for i in removed {
             let row = &rows[i];
@@ -82,7 +91,9 @@ pub(super) fn regenerate_near_dups(
             rows[i] = t.into_example(id, domain, diff);
         }
     }
-    bail!("near-duplicates remain after {max_rounds} regeneration rounds; the templates lack variety for this count")
+    bail!(
+        "near-duplicates remain after {max_rounds} regeneration rounds; the templates lack variety for this count"
+    )
 }
 
 /// Jaccard similarity of two rows' dedup texts under the default shingling.
@@ -135,7 +146,8 @@ pub(super) fn near_dups(
             if (PLANT_MIN_JACCARD..1.0).contains(&j) {
                 v.id = format!("synth-neardup-{:05}", made.len());
                 v.meta.insert("planted".into(), "near_dup".into());
-                v.meta.insert("near_dup_of".into(), rows[i].id.clone().into());
+                v.meta
+                    .insert("near_dup_of".into(), rows[i].id.clone().into());
                 v.meta.insert("jaccard".into(), round4(j).into());
                 made.push(v);
                 break;

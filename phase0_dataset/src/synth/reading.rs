@@ -17,7 +17,14 @@ const READ_LEADS: [&str; 4] = [
     "Use the passage to answer the question with a short phrase from it.",
 ];
 
-fn reading_task(rng: &mut Rng, template: &'static str, text: String, q: &str, steps: String, value: serde_json::Value) -> Task {
+fn reading_task(
+    rng: &mut Rng,
+    template: &'static str,
+    text: String,
+    q: &str,
+    steps: String,
+    value: serde_json::Value,
+) -> Task {
     let lead = *rng.pick(&READ_LEADS);
     let answer = match &value {
         serde_json::Value::String(s) => s.clone(),
@@ -129,7 +136,10 @@ fn year_gap(rng: &mut Rng, a: &Entity, b: &Entity) -> Task {
         "reading:year_gap",
         text,
         &q,
-        format!("{}: {ya}. {}: {yb}. The difference is {gap} years.", a.name, b.name),
+        format!(
+            "{}: {ya}. {}: {yb}. The difference is {gap} years.",
+            a.name, b.name
+        ),
         json!(gap),
     )
 }
@@ -193,14 +203,24 @@ pub fn generate_summary(rng: &mut Rng, hard: bool) -> Task {
     let (l_last, l_rest) = labels.split_last().expect("at least two key facts");
     let mention = format!("{} and {l_last}", l_rest.join(", "));
     let lead = match rng.below(3) {
-        0 => format!("Summarize the text in at most {max_words} words. Mention its name, {mention}."),
-        1 => format!("Write a one-sentence summary (no more than {max_words} words) of the text below that states the name, {mention}."),
-        _ => format!("Condense this passage into a summary of {max_words} words or fewer, including the name, {mention}."),
+        0 => {
+            format!("Summarize the text in at most {max_words} words. Mention its name, {mention}.")
+        }
+        1 => format!(
+            "Write a one-sentence summary (no more than {max_words} words) of the text below that states the name, {mention}."
+        ),
+        _ => format!(
+            "Condense this passage into a summary of {max_words} words or fewer, including the name, {mention}."
+        ),
     };
     let mut facts = vec![e.name.clone()];
     facts.extend(key.iter().map(|f| f.value.clone()));
     let mut t = Task::single(
-        if hard { "summarisation:long" } else { "summarisation:short" },
+        if hard {
+            "summarisation:long"
+        } else {
+            "summarisation:short"
+        },
         lead,
         summary,
         Check::KeyFacts { facts, max_words },
@@ -219,9 +239,13 @@ mod tests {
         for i in 0..1000 {
             let t = generate_reading(&mut rng, i % 2 == 0);
             assert!(t.answer.verify(&t.output), "{}", t.output);
-            let Check::Exact { value } = &t.answer else { panic!() };
+            let Check::Exact { value } = &t.answer else {
+                panic!()
+            };
             match value {
-                serde_json::Value::String(s) => assert!(t.input.contains(s.as_str()), "{s} not in {}", t.input),
+                serde_json::Value::String(s) => {
+                    assert!(t.input.contains(s.as_str()), "{s} not in {}", t.input)
+                }
                 serde_json::Value::Number(_) => assert_eq!(t.template, "reading:year_gap"),
                 _ => panic!(),
             }
@@ -234,7 +258,9 @@ mod tests {
         for i in 0..1000 {
             let t = generate_summary(&mut rng, i % 2 == 0);
             assert!(t.answer.verify(&t.output), "{}\n{:?}", t.output, t.answer);
-            let Check::KeyFacts { facts, .. } = &t.answer else { panic!() };
+            let Check::KeyFacts { facts, .. } = &t.answer else {
+                panic!()
+            };
             for f in facts {
                 let lower = t.input.to_lowercase();
                 assert!(lower.contains(&f.to_lowercase()), "{f} not in passage");

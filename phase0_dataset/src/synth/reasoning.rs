@@ -23,7 +23,14 @@ pub fn generate(rng: &mut Rng, hard: bool) -> Task {
 
 fn exact(template: &'static str, q: String, steps: Vec<String>, answer: String) -> Task {
     let output = format!("{}\nAnswer: {answer}", steps.join("\n"));
-    Task::single(template, q, output, Check::Exact { value: json!(answer) })
+    Task::single(
+        template,
+        q,
+        output,
+        Check::Exact {
+            value: json!(answer),
+        },
+    )
 }
 
 /// (more, less, superlative-most, superlative-least)
@@ -77,7 +84,13 @@ fn ordering(rng: &mut Rng, hard: bool) -> Task {
 }
 
 const DAYS: [&str; 7] = [
-    "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
 ];
 
 fn weekday(rng: &mut Rng, hard: bool) -> Task {
@@ -85,11 +98,19 @@ fn weekday(rng: &mut Rng, hard: bool) -> Task {
     if !hard {
         let k = rng.range(2, 60);
         let ans = DAYS[(start + k as usize) % 7];
-        let q = format!("Today is {}. What day of the week will it be in {k} days?", DAYS[start]);
+        let q = format!(
+            "Today is {}. What day of the week will it be in {k} days?",
+            DAYS[start]
+        );
         return exact(
             "reasoning:weekday",
             q,
-            vec![format!("{k} mod 7 = {}, so move {} days forward from {}.", k % 7, k % 7, DAYS[start])],
+            vec![format!(
+                "{k} mod 7 = {}, so move {} days forward from {}.",
+                k % 7,
+                k % 7,
+                DAYS[start]
+            )],
             ans.to_owned(),
         );
     }
@@ -110,9 +131,22 @@ fn weekday(rng: &mut Rng, hard: bool) -> Task {
         "If {anchor} {verb} a {anchor_day}, what day of the week will it be {k} days after {target}?"
     );
     let steps = vec![
-        format!("{} is {} day(s) from today, so today is {}.", capital(anchor), a_off, DAYS[start]),
-        format!("{} is {t_off} day(s) from today; adding {k} gives {} days from today.", capital(target), t_off + k),
-        format!("{} mod 7 = {}, so the day is {ans}.", t_off + k, (t_off + k).rem_euclid(7)),
+        format!(
+            "{} is {} day(s) from today, so today is {}.",
+            capital(anchor),
+            a_off,
+            DAYS[start]
+        ),
+        format!(
+            "{} is {t_off} day(s) from today; adding {k} gives {} days from today.",
+            capital(target),
+            t_off + k
+        ),
+        format!(
+            "{} mod 7 = {}, so the day is {ans}.",
+            t_off + k,
+            (t_off + k).rem_euclid(7)
+        ),
     ];
     exact("reasoning:weekday_relative", q, steps, ans.to_owned())
 }
@@ -128,12 +162,18 @@ fn sequence(rng: &mut Rng, hard: bool) -> Task {
         0 => {
             let a = rng.range(-20, 40);
             let d = *rng.pick(&[-9i64, -7, -5, -3, 2, 3, 4, 6, 7, 8, 11, 12, 13]);
-            ((0..=shown).map(|i| a + d * i as i64).collect(), format!("add {d} each time"))
+            (
+                (0..=shown).map(|i| a + d * i as i64).collect(),
+                format!("add {d} each time"),
+            )
         }
         1 => {
             let a = rng.range(1, 9);
             let r = rng.range(2, 4);
-            ((0..=shown as u32).map(|i| a * r.pow(i)).collect(), format!("multiply by {r} each time"))
+            (
+                (0..=shown as u32).map(|i| a * r.pow(i)).collect(),
+                format!("multiply by {r} each time"),
+            )
         }
         2 => {
             // Second differences constant: a, a+d, a+2d+c, ...
@@ -147,7 +187,10 @@ fn sequence(rng: &mut Rng, hard: bool) -> Task {
                 v.push(last + step);
                 step += c;
             }
-            (v, format!("the differences grow by {c} each time, starting at {d}"))
+            (
+                v,
+                format!("the differences grow by {c} each time, starting at {d}"),
+            )
         }
         _ => {
             // Alternating operations: +p, *q.
@@ -163,14 +206,22 @@ fn sequence(rng: &mut Rng, hard: bool) -> Task {
         }
     };
     let (given, next) = terms.split_at(shown);
-    let list = given.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+    let list = given
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
     let q = match rng.below(3) {
         0 => format!("What number comes next in the sequence {list}, ...?"),
         1 => format!("Find the next term: {list}, ?"),
         _ => format!("Continue the pattern {list} with one more number."),
     };
     exact(
-        if hard { "reasoning:sequence_hard" } else { "reasoning:sequence" },
+        if hard {
+            "reasoning:sequence_hard"
+        } else {
+            "reasoning:sequence"
+        },
         q,
         vec![format!("The rule is: {rule}.")],
         next[0].to_string(),
@@ -179,16 +230,66 @@ fn sequence(rng: &mut Rng, hard: bool) -> Task {
 
 /// (condition, consequence, negated consequence, negated condition) about a named person.
 const RULES: [(&str, &str, &str, &str); 10] = [
-    ("it rains", "{n} takes the bus", "{n} does not take the bus", "it does not rain"),
-    ("the shop is open", "{n} buys bread", "{n} does not buy bread", "the shop is not open"),
-    ("the alarm rings", "{n} wakes up early", "{n} does not wake up early", "the alarm does not ring"),
-    ("the train is late", "{n} misses the meeting", "{n} does not miss the meeting", "the train is not late"),
-    ("the library is quiet", "{n} finishes the essay", "{n} does not finish the essay", "the library is not quiet"),
-    ("the printer works", "{n} hands in the report", "{n} does not hand in the report", "the printer does not work"),
-    ("the river floods", "{n} closes the gate", "{n} does not close the gate", "the river does not flood"),
-    ("the oven is hot", "{n} bakes a pie", "{n} does not bake a pie", "the oven is not hot"),
-    ("the battery is charged", "{n} goes cycling", "{n} does not go cycling", "the battery is not charged"),
-    ("the concert is sold out", "{n} stays home", "{n} does not stay home", "the concert is not sold out"),
+    (
+        "it rains",
+        "{n} takes the bus",
+        "{n} does not take the bus",
+        "it does not rain",
+    ),
+    (
+        "the shop is open",
+        "{n} buys bread",
+        "{n} does not buy bread",
+        "the shop is not open",
+    ),
+    (
+        "the alarm rings",
+        "{n} wakes up early",
+        "{n} does not wake up early",
+        "the alarm does not ring",
+    ),
+    (
+        "the train is late",
+        "{n} misses the meeting",
+        "{n} does not miss the meeting",
+        "the train is not late",
+    ),
+    (
+        "the library is quiet",
+        "{n} finishes the essay",
+        "{n} does not finish the essay",
+        "the library is not quiet",
+    ),
+    (
+        "the printer works",
+        "{n} hands in the report",
+        "{n} does not hand in the report",
+        "the printer does not work",
+    ),
+    (
+        "the river floods",
+        "{n} closes the gate",
+        "{n} does not close the gate",
+        "the river does not flood",
+    ),
+    (
+        "the oven is hot",
+        "{n} bakes a pie",
+        "{n} does not bake a pie",
+        "the oven is not hot",
+    ),
+    (
+        "the battery is charged",
+        "{n} goes cycling",
+        "{n} does not go cycling",
+        "the battery is not charged",
+    ),
+    (
+        "the concert is sold out",
+        "{n} stays home",
+        "{n} does not stay home",
+        "the concert is not sold out",
+    ),
 ];
 
 fn conditional(rng: &mut Rng, hard: bool) -> Task {
@@ -202,12 +303,18 @@ fn conditional(rng: &mut Rng, hard: bool) -> Task {
                 format!("{}.", super::words::capitalise(&fill(ncons))),
                 format!("Is it true that {cond}? Answer yes, no, or unknown."),
                 "no",
-                format!("If {cond}, then {}. That did not happen, so {ncond} (modus tollens).", fill(cons)),
+                format!(
+                    "If {cond}, then {}. That did not happen, so {ncond} (modus tollens).",
+                    fill(cons)
+                ),
             )
         } else {
             (
                 format!("{}.", super::words::capitalise(cond)),
-                format!("Is it true that {}? Answer yes, no, or unknown.", fill(cons)),
+                format!(
+                    "Is it true that {}? Answer yes, no, or unknown.",
+                    fill(cons)
+                ),
                 "yes",
                 format!("The condition holds, so {} (modus ponens).", fill(cons)),
             )
@@ -221,28 +328,36 @@ fn conditional(rng: &mut Rng, hard: bool) -> Task {
     let (c2, _, _, nc2) = picks[1];
     let (_, cons3, ncons3, _) = picks[1];
     let mode = rng.below(3);
-    let rules_text = format!(
-        "If {c1}, then {c2}. If {c2}, then {}.",
-        fill(cons3)
-    );
+    let rules_text = format!("If {c1}, then {c2}. If {c2}, then {}.", fill(cons3));
     let (fact, question, answer, steps) = match mode {
         0 => (
             format!("{}.", super::words::capitalise(c1)),
             format!("Is it true that {}?", fill(cons3)),
             "yes",
-            vec![format!("{} gives {c2}.", capital(c1)), format!("{} gives {}.", capital(c2), fill(cons3))],
+            vec![
+                format!("{} gives {c2}.", capital(c1)),
+                format!("{} gives {}.", capital(c2), fill(cons3)),
+            ],
         ),
         1 => (
             format!("{}.", super::words::capitalise(&fill(ncons3))),
             format!("Is it true that {c1}?"),
             "no",
-            vec![format!("Not {} means {nc2} (modus tollens).", fill(cons3)), format!("{} means {nc1}.", capital(nc2))],
+            vec![
+                format!("Not {} means {nc2} (modus tollens).", fill(cons3)),
+                format!("{} means {nc1}.", capital(nc2)),
+            ],
         ),
         _ => (
             format!("{}.", super::words::capitalise(nc1)),
             format!("Is it true that {}?", fill(cons3)),
             "unknown",
-            vec![format!("The rules only say what follows when {c1}; {nc1} tells us nothing about {c2} (denying the antecedent is invalid)."), "So it cannot be determined.".to_owned()],
+            vec![
+                format!(
+                    "The rules only say what follows when {c1}; {nc1} tells us nothing about {c2} (denying the antecedent is invalid)."
+                ),
+                "So it cannot be determined.".to_owned(),
+            ],
         ),
     };
     let q = format!("{rules_text} {fact} {question} Answer yes, no, or unknown.");
@@ -258,7 +373,12 @@ mod tests {
         let mut rng = Rng::new(8, "reasoning-test");
         for i in 0..2000 {
             let t = generate(&mut rng, i % 2 == 0);
-            assert!(t.answer.verify(&t.output), "{}\n{}", t.instruction, t.output);
+            assert!(
+                t.answer.verify(&t.output),
+                "{}\n{}",
+                t.instruction,
+                t.output
+            );
         }
     }
 
@@ -268,7 +388,9 @@ mod tests {
         let mut rng = Rng::new(3, "ord");
         for _ in 0..300 {
             let t = ordering(&mut rng, true);
-            let Check::Exact { value } = &t.answer else { panic!() };
+            let Check::Exact { value } = &t.answer else {
+                panic!()
+            };
             let (more, less, most, least) = RELATIONS
                 .iter()
                 .find(|r| t.instruction.contains(r.0) || t.instruction.contains(r.1))
@@ -277,14 +399,22 @@ mod tests {
             let mut edges = Vec::new(); // (greater, smaller)
             for clue in t.instruction.split(". ") {
                 if let Some((a, b)) = clue.split_once(&format!(" is {more} ")) {
-                    edges.push((a.trim().to_owned(), b.trim_end_matches('.').trim().to_owned()));
+                    edges.push((
+                        a.trim().to_owned(),
+                        b.trim_end_matches('.').trim().to_owned(),
+                    ));
                 } else if let Some((a, b)) = clue.split_once(&format!(" is {less} ")) {
-                    edges.push((b.trim_end_matches('.').trim().to_owned(), a.trim().to_owned()));
+                    edges.push((
+                        b.trim_end_matches('.').trim().to_owned(),
+                        a.trim().to_owned(),
+                    ));
                 }
             }
             // Rank = number of people known to be greater (chain => unique ranks).
-            let names: std::collections::BTreeSet<String> =
-                edges.iter().flat_map(|(a, b)| [a.clone(), b.clone()]).collect();
+            let names: std::collections::BTreeSet<String> = edges
+                .iter()
+                .flat_map(|(a, b)| [a.clone(), b.clone()])
+                .collect();
             let greater = |x: &str| -> usize {
                 let mut seen = std::collections::BTreeSet::new();
                 let mut stack = vec![x.to_owned()];
@@ -301,7 +431,11 @@ mod tests {
             order.sort_by_key(|n| greater(n));
             let q = t.instruction.rsplit("Who is the ").next().unwrap();
             let k = (1..=8).find(|k| q.starts_with(ordinal(*k))).unwrap();
-            let want = if q.contains(most) { order[k - 1] } else { order[order.len() - k] };
+            let want = if q.contains(most) {
+                order[k - 1]
+            } else {
+                order[order.len() - k]
+            };
             assert!(q.contains(most) || q.contains(least));
             assert_eq!(value.as_str().unwrap(), want.as_str(), "{}", t.instruction);
         }

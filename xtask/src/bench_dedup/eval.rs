@@ -1,8 +1,10 @@
 //! Scoring a dedup run against the planted ground truth of `build_corpus.py`: recall of truth
 //! pairs bucketed by their true Jaccard (computed with `cogumi-dedup`'s normalisation and word
-//! 5-gram shingling, independently of the tool under test), precision of the reported
-//! `(id, duplicate_of)` pairs, pairs outside the truth, and the cluster-size distribution of
-//! the removal forest (rows linked by `duplicate_of`).
+//! 5-gram shingling, independently of the tool under test), truth pairs left with both rows
+//! kept, precision of the reported `(id, duplicate_of)` pairs, pairs outside the truth, and the
+//! cluster-size distribution. Clusters are the tool's `clusters.jsonl` when it writes one (ours),
+//! else the removal forest (rows linked by `duplicate_of`, which is what the peers' union-find
+//! clusters are).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -87,11 +89,13 @@ impl Truth {
         n
     }
 
-    /// Scores a `removed.jsonl` with `{"id", "duplicate_of"}` rows.
-    pub fn score(&self, removed: &Path, threshold: f64) -> Result<Score> {
+    /// Scores a `removed.jsonl` with `{"id", "duplicate_of"}` rows, and optionally a
+    /// `clusters.jsonl` with `{"ids": [...]}` rows.
+    pub fn score(&self, removed: &Path, clusters: Option<&Path>, threshold: f64) -> Result<Score> {
         let text = std::fs::read_to_string(removed)
             .with_context(|| format!("reading {}", removed.display()))?;
         let mut uf = UnionFind::new(self.docs());
+        let mut kept = vec![true; self.docs()];
         let (mut reported, mut precise, mut outside, mut outside_ok) = (0u64, 0u64, 0u64, 0u64);
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             let row: Value = serde_json::from_str(line).context("parsing removed row")?;
@@ -103,6 +107,7 @@ impl Truth {
             };
             let (a, b) = (idx("id")?, idx("duplicate_of")?);
             uf.union(a as u32, b as u32);
+            kept[a] = false;
             let ok = jaccard(&self.sets[a], &self.sets[b]) >= threshold;
             reported += 1;
             precise += u64::from(ok);
@@ -111,11 +116,29 @@ impl Truth {
                 outside_ok += u64::from(ok);
             }
         }
+        if let Some(path) = clusters {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                let row: Value = serde_json::from_str(line).context("parsing cluster row")?;
+                let members: Vec<usize> = row["ids"]
+                    .as_array()
+                    .context("cluster row without ids")?
+                    .iter()
+                    .filter_map(|id| self.ids.get(&id.to_string()).copied())
+                    .collect();
+                for w in members.windows(2) {
+                    uf.union(w[0] as u32, w[1] as u32);
+                }
+            }
+        }
         let mut found = vec![0u64; BUCKETS.len()];
+        let mut both_kept = 0;
         for &(a, b, j) in &self.pairs {
             if uf.find(a as u32) == uf.find(b as u32) {
                 found[bucket(j)] += 1;
             }
+            both_kept += u64::from(j >= threshold && kept[a] && kept[b]);
         }
         let mut sizes: BTreeMap<u64, u64> = BTreeMap::new();
         let mut count: HashMap<u32, u64> = HashMap::new();
@@ -129,6 +152,7 @@ impl Truth {
             removed: reported,
             found,
             total: self.bucket_counts(),
+            both_kept,
             precision: if reported == 0 {
                 1.0
             } else {
@@ -158,6 +182,9 @@ pub struct Score {
     pub found: Vec<u64>,
     /// Truth pairs per bucket.
     pub total: Vec<u64>,
+    /// Truth pairs at or above the threshold with both rows still kept.
+    #[serde(default)]
+    pub both_kept: u64,
     /// Share of reported pairs whose true Jaccard reaches the threshold.
     pub precision: f64,
     /// Reported pairs whose rows come from different planted groups.
