@@ -196,16 +196,17 @@ pub fn prose(text: &str) -> String {
     out
 }
 
-/// Frequent English function words, leaving out those that are also common words of the other
-/// major Latin-script languages (`a`, `in`, `on`, `die`, `was`, `also`, `over`, …); `is` and
-/// `of` (Dutch words too) stay because English uses them far more.
-pub const FUNCTION_WORDS: [&str; 72] = [
+/// Frequent English function words, leaving out those that are also common words of French,
+/// German, Spanish, Italian or Portuguese (`a`, `in`, `on`, `as`, `do`, `he`, `has`, `die`,
+/// `was`, `will`, `also`, `over`, …); `is` and `of` (Dutch words too) stay because English
+/// uses them far more.
+pub const FUNCTION_WORDS: [&str; 67] = [
     "the", "and", "to", "that", "it", "for", "with", "this", "are", "be", "from", "by", "or",
-    "not", "what", "which", "you", "your", "they", "their", "them", "have", "has", "had", "there",
-    "if", "does", "do", "would", "should", "could", "how", "many", "much", "than", "then", "these",
-    "those", "into", "its", "were", "been", "who", "why", "when", "where", "can", "at", "as",
-    "about", "after", "before", "because", "each", "every", "some", "more", "most", "such", "only",
-    "our", "we", "he", "she", "his", "her", "him", "my", "will", "just", "of", "is",
+    "not", "what", "which", "you", "your", "they", "their", "them", "have", "had", "there", "if",
+    "does", "would", "should", "could", "how", "many", "much", "than", "then", "these", "those",
+    "into", "its", "were", "been", "who", "why", "when", "where", "can", "at", "about", "after",
+    "before", "because", "each", "every", "some", "more", "most", "such", "only", "our", "we",
+    "she", "his", "her", "him", "my", "just", "of", "is",
 ];
 
 /// Share of word tokens of `prose` that are English function words.
@@ -296,7 +297,9 @@ fn resolve(args: &LangArgs, common: &CommonArgs) -> anyhow::Result<LangConfig> {
 pub fn run(args: &LangArgs, common: &CommonArgs) -> anyhow::Result<Option<Artifact>> {
     let cfg = resolve(args, common)?;
     let (input, data_path) = open_dataset(&args.input)?;
-    let config = serde_json::to_value(&cfg)?;
+    let mut config = serde_json::to_value(&cfg)?;
+    // The word list is part of the decision, so it is part of the id.
+    config["function_words"] = FUNCTION_WORDS.to_vec().into();
     let mut writer =
         match crate::io::start(common, DATASET_KIND, "lang", vec![input.as_input()], config)? {
             Ok(w) => w,

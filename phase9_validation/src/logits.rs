@@ -33,7 +33,7 @@ pub fn run(args: &LogitsArgs, common: &CommonArgs) -> Result<()> {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("creating {}", parent.display()))?;
     }
-    write_safetensors(&out_file, &tensors)
+    write_safetensors(out_file, &tensors)
         .with_context(|| format!("writing {}", out_file.display()))?;
     if common.json {
         println!(

@@ -11,7 +11,9 @@ fn main() -> ExitCode {
     cogumi_cli::init_tracing(&cli.common);
     let result = match &cli.command {
         Command::Logits(args) => phase9_validation::logits::run(args, &cli.common).map(|()| true),
-        Command::Generate(args) => phase9_validation::generate::run(args, &cli.common).map(|()| true),
+        Command::Generate(args) => {
+            phase9_validation::generate::run(args, &cli.common).map(|()| true)
+        }
         Command::Perplexity(args) => {
             phase9_validation::perplexity::run(args, &cli.common).map(|()| true)
         }

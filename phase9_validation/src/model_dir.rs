@@ -48,8 +48,8 @@ pub fn open(args: &ModelArgs, device: &str) -> Result<LoadedModel> {
         device: device.parse::<DeviceSpec>()?,
         dtype: parse_dtype(&args.dtype)?,
     };
-    let model =
-        cogumi_model::load(dir, &opts).with_context(|| format!("loading model {}", dir.display()))?;
+    let model = cogumi_model::load(dir, &opts)
+        .with_context(|| format!("loading model {}", dir.display()))?;
     let tokenizer = load_tokenizer(dir)?;
     Ok(LoadedModel { model, tokenizer })
 }

@@ -104,7 +104,10 @@ pub fn run(args: &PerplexityArgs, common: &CommonArgs) -> Result<()> {
         .with_context(|| format!("reading {}", args.text.display()))?;
     let loaded = crate::model_dir::open(&args.model, &common.device)?;
     let Some(tokenizer) = loaded.tokenizer.as_ref() else {
-        bail!("{} has no tokenizer.json; perplexity needs one", args.model.model.display());
+        bail!(
+            "{} has no tokenizer.json; perplexity needs one",
+            args.model.model.display()
+        );
     };
     let config = loaded.model.config();
     let prefix = config

@@ -68,7 +68,12 @@ pub fn run(args: &SpeedArgs, common: &CommonArgs) -> Result<()> {
         let short = &ids[..ids.len().min(16)];
         let g = generate(model, short, &config, &mut |_| Control::Continue)?;
         let decode = g.decode_tok_s();
-        tracing::info!(run, prefill_tok_s = prefill, decode_tok_s = decode, "speed run");
+        tracing::info!(
+            run,
+            prefill_tok_s = prefill,
+            decode_tok_s = decode,
+            "speed run"
+        );
         if run > 0 {
             best_prefill = best_prefill.max(prefill);
             best_decode = best_decode.max(decode);

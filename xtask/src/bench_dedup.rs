@@ -184,7 +184,14 @@ fn run_ours(
     cmd.arg("dedup")
         .arg("--input")
         .arg(corpus)
-        .args(["--text-field", "text", "--id-field", "id", "--keep", "first"])
+        .args([
+            "--text-field",
+            "text",
+            "--id-field",
+            "id",
+            "--keep",
+            "first",
+        ])
         .arg("--out")
         .arg(&out)
         .args(["--force", "--json", "--log-format", "json"]);
@@ -194,8 +201,16 @@ fn run_ours(
     let m = measure(&mut cmd, args.threads)?;
     let summary: Value = serde_json::from_str(m.stdout.trim())
         .with_context(|| format!("parsing phase0_dataset output {:?}", m.stdout))?;
-    let dir = PathBuf::from(summary["path"].as_str().context("no path in --json summary")?);
-    let score = truth.score(&dir.join("removed.jsonl"), Some(&dir.join("clusters.jsonl")), 0.8)?;
+    let dir = PathBuf::from(
+        summary["path"]
+            .as_str()
+            .context("no path in --json summary")?,
+    );
+    let score = truth.score(
+        &dir.join("removed.jsonl"),
+        Some(&dir.join("clusters.jsonl")),
+        0.8,
+    )?;
     Ok(Run {
         tool: "cogumi (phase0_dataset dedup)".into(),
         docs_per_s: args.n as f64 / m.wall_s,
@@ -227,7 +242,9 @@ fn run_peer(
         .unwrap_or(Value::Null);
     let score = truth.score(&removed, None, 0.8)?;
     Ok(Run {
-        tool: format!("{peer} {}", details["version"].as_str().unwrap_or("")).trim().into(),
+        tool: format!("{peer} {}", details["version"].as_str().unwrap_or(""))
+            .trim()
+            .into(),
         docs_per_s: args.n as f64 / m.wall_s,
         wall_s: m.wall_s,
         cpu_s: m.cpu_s,
@@ -249,7 +266,12 @@ struct Measured {
 /// (`VmHWM` of the child polled every 20 ms; Linux only, 0 elsewhere).
 fn measure(cmd: &mut Command, threads: usize) -> Result<Measured> {
     let t = threads.to_string();
-    for var in ["RAYON_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"] {
+    for var in [
+        "RAYON_NUM_THREADS",
+        "OMP_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "MKL_NUM_THREADS",
+    ] {
         cmd.env(var, &t);
     }
     let line = format!("{cmd:?}").replace('"', "");
@@ -377,7 +399,11 @@ fn render_one(r: &Results) -> String {
         let _ = write!(
             s,
             "\n\nOurs: {} bands × {} rows (P(candidate | J=0.8) = {}), {} candidate pairs, {} verified.\n",
-            d["bands"], d["rows_per_band"], d["p_at_threshold"], d["candidate_pairs"], d["verified_pairs"]
+            d["bands"],
+            d["rows_per_band"],
+            d["p_at_threshold"],
+            d["candidate_pairs"],
+            d["verified_pairs"]
         );
     }
     s
@@ -393,10 +419,16 @@ fn render_all(cache: &Path) -> Result<String> {
     let mut all: Vec<Results> = Vec::new();
     for entry in std::fs::read_dir(cache).with_context(|| format!("listing {}", cache.display()))? {
         let path = entry?.path();
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if name.starts_with("results-") && name.ends_with(".json") {
             let text = std::fs::read_to_string(&path)?;
-            all.push(serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?);
+            all.push(
+                serde_json::from_str(&text)
+                    .with_context(|| format!("parsing {}", path.display()))?,
+            );
         }
     }
     all.sort_by_key(|r| (r.n, r.seed));

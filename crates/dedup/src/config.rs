@@ -72,7 +72,10 @@ impl DedupConfig {
     pub fn resolve_lsh(&self) -> Result<LshParams> {
         let bad = |msg: String| Err(Error::InvalidConfig(msg));
         if !(self.threshold > 0.0 && self.threshold <= 1.0) {
-            return bad(format!("threshold must be in (0, 1], got {}", self.threshold));
+            return bad(format!(
+                "threshold must be in (0, 1], got {}",
+                self.threshold
+            ));
         }
         if self.num_perm == 0 {
             return bad("num_perm must be at least 1".into());
@@ -87,7 +90,10 @@ impl DedupConfig {
             ));
         }
         if self.max_bucket < 2 {
-            return bad(format!("max_bucket must be at least 2, got {}", self.max_bucket));
+            return bad(format!(
+                "max_bucket must be at least 2, got {}",
+                self.max_bucket
+            ));
         }
         let lsh = match self.lsh {
             Some(p) => p,

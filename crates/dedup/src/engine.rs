@@ -12,9 +12,9 @@ use crate::cluster::{self, Edge};
 use crate::config::{DedupConfig, Doc, Rank};
 use crate::error::{Error, Result};
 use crate::lsh::LshParams;
-use crate::sketch::FastSketcher;
 use crate::normalize::{exact_hash, normalize};
 use crate::shingle::jaccard;
+use crate::sketch::FastSketcher;
 use crate::store::Store;
 use crate::{DedupOutcome, DedupStats};
 

@@ -166,7 +166,13 @@ mod tests {
     #[test]
     fn seed_changes_functions_deterministically() {
         let set = [1u64, 2, 3, 99, 1 << 40];
-        assert_eq!(MinHasher::new(16, 5).signature(&set), MinHasher::new(16, 5).signature(&set));
-        assert_ne!(MinHasher::new(16, 5).signature(&set), MinHasher::new(16, 6).signature(&set));
+        assert_eq!(
+            MinHasher::new(16, 5).signature(&set),
+            MinHasher::new(16, 5).signature(&set)
+        );
+        assert_ne!(
+            MinHasher::new(16, 5).signature(&set),
+            MinHasher::new(16, 6).signature(&set)
+        );
     }
 }

@@ -246,10 +246,15 @@ mod tests {
         ] {
             // Reference: the whole-string case fold, then the same character rules.
             let mut slow = Folder::with_capacity(s.len());
-            caseless::default_case_fold_str(s).chars().for_each(|c| slow.push(c));
+            caseless::default_case_fold_str(s)
+                .chars()
+                .for_each(|c| slow.push(c));
             assert_eq!(normalize(s), slow.finish(), "{s:?}");
             // A non-ASCII character anywhere sends the whole text down the slow path.
-            assert_eq!(normalize(&format!("\u{c9} {s}")), format!("\u{e9} {}", normalize(s)));
+            assert_eq!(
+                normalize(&format!("\u{c9} {s}")),
+                format!("\u{e9} {}", normalize(s))
+            );
         }
     }
 

@@ -56,7 +56,12 @@ impl Shingling {
 
     /// The shingle hashes of `normalized` in text order, repeats included (a sketch
     /// does not care; sort and deduplicate before [`jaccard`]). `scratch` is reused.
-    pub fn shingle_hashes_into(&self, normalized: &str, out: &mut Vec<u64>, scratch: &mut Vec<usize>) {
+    pub fn shingle_hashes_into(
+        &self,
+        normalized: &str,
+        out: &mut Vec<u64>,
+        scratch: &mut Vec<usize>,
+    ) {
         out.clear();
         if normalized.is_empty() {
             return;

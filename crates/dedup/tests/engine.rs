@@ -6,7 +6,9 @@ use cogumi_dedup::minhash::SplitMix64;
 use cogumi_dedup::{DedupConfig, DedupOutcome, Deduper, Doc, DupKind, Keep, Shingling, jaccard};
 
 fn words(rng: &mut SplitMix64, n: usize) -> Vec<String> {
-    (0..n).map(|_| format!("w{}", rng.next_u64() % 50_000)).collect()
+    (0..n)
+        .map(|_| format!("w{}", rng.next_u64() % 50_000))
+        .collect()
 }
 
 /// Replaces the words at `positions` with fresh ones.
@@ -78,7 +80,11 @@ fn chain_does_not_remove_through_a_removed_row() {
     // B first: both A and C are verified duplicates of the kept B.
     let texts = [b, a, c];
     let out = run(&config, &docs_of(&texts), 10);
-    let got: Vec<(u32, u32)> = out.removed.iter().map(|r| (r.index, r.duplicate_of)).collect();
+    let got: Vec<(u32, u32)> = out
+        .removed
+        .iter()
+        .map(|r| (r.index, r.duplicate_of))
+        .collect();
     assert_eq!(got, vec![(1, 0), (2, 0)]);
 }
 
@@ -99,7 +105,11 @@ fn exact_duplicates_follow_keep_policy() {
     docs[2].length = 9;
     let longest = DedupConfig::default();
     let out = run(&longest, &docs, 2);
-    let got: Vec<_> = out.removed.iter().map(|r| (r.index, r.duplicate_of, r.kind)).collect();
+    let got: Vec<_> = out
+        .removed
+        .iter()
+        .map(|r| (r.index, r.duplicate_of, r.kind))
+        .collect();
     assert_eq!(got, vec![(0, 2, DupKind::Exact), (1, 2, DupKind::Exact)]);
     assert_eq!(out.stats.exact_removed, 2);
     assert_eq!(out.stats.exact_groups, 2);
@@ -109,7 +119,11 @@ fn exact_duplicates_follow_keep_policy() {
     docs[0].source_rank = 1;
     docs[2].source_rank = 1;
     let out = run(&longest, &docs, 3);
-    let got: Vec<_> = out.removed.iter().map(|r| (r.index, r.duplicate_of)).collect();
+    let got: Vec<_> = out
+        .removed
+        .iter()
+        .map(|r| (r.index, r.duplicate_of))
+        .collect();
     assert_eq!(got, vec![(0, 1), (2, 1)]);
 
     let first = DedupConfig {
@@ -118,7 +132,11 @@ fn exact_duplicates_follow_keep_policy() {
     };
     let docs = docs_of(&texts);
     let out = run(&first, &docs, 1);
-    let got: Vec<_> = out.removed.iter().map(|r| (r.index, r.duplicate_of)).collect();
+    let got: Vec<_> = out
+        .removed
+        .iter()
+        .map(|r| (r.index, r.duplicate_of))
+        .collect();
     assert_eq!(got, vec![(1, 0), (2, 0)]);
 }
 

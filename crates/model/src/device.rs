@@ -26,10 +26,12 @@ impl std::str::FromStr for DeviceSpec {
             if rest.is_empty() {
                 return Ok(0);
             }
-            rest.trim_start_matches(':').parse().map_err(|_| Error::Device {
-                device: s.into(),
-                message: "expected an index such as `cuda:0`".into(),
-            })
+            rest.trim_start_matches(':')
+                .parse()
+                .map_err(|_| Error::Device {
+                    device: s.into(),
+                    message: "expected an index such as `cuda:0`".into(),
+                })
         };
         match s {
             "cpu" | "flex" => Ok(DeviceSpec::Cpu),
@@ -58,9 +60,10 @@ impl DeviceSpec {
             #[allow(unreachable_patterns)]
             other => Err(Error::Device {
                 device: format!("{other:?}"),
-                message: "this build lacks the backend; rebuild with `--features cogumi-model/tch` \
+                message:
+                    "this build lacks the backend; rebuild with `--features cogumi-model/tch` \
                           (libtorch 2.9) or `--features cogumi-model/cuda`"
-                    .into(),
+                        .into(),
             }),
         }
     }
@@ -79,7 +82,10 @@ mod tests {
     fn parses_device_strings() {
         assert_eq!("cpu".parse::<DeviceSpec>().unwrap(), DeviceSpec::Cpu);
         assert_eq!("cuda:1".parse::<DeviceSpec>().unwrap(), DeviceSpec::Cuda(1));
-        assert_eq!("tch-cuda".parse::<DeviceSpec>().unwrap(), DeviceSpec::TchCuda(0));
+        assert_eq!(
+            "tch-cuda".parse::<DeviceSpec>().unwrap(),
+            DeviceSpec::TchCuda(0)
+        );
         assert!("tpu".parse::<DeviceSpec>().is_err());
     }
 }

@@ -78,13 +78,29 @@ fn rope_frequencies_and_tables_match_transformers() {
         let want = t(&format!("rope.{key}.inv_freq")).f32();
         let got = inv_freq(&cfg);
         for (g, w) in got.iter().zip(&want) {
-            assert!((g - w).abs() <= 1e-6 * w.abs(), "{key}: inv_freq {g} vs {w}");
+            assert!(
+                (g - w).abs() <= 1e-6 * w.abs(),
+                "{key}: inv_freq {g} vs {w}"
+            );
         }
         let table = RopeTable::new(&cfg, 16, &d);
-        let pos = Tensor::<2, Int>::from_data(TensorData::new((0..16i64).collect::<Vec<_>>(), [1, 16]), &d);
+        let pos = Tensor::<2, Int>::from_data(
+            TensorData::new((0..16i64).collect::<Vec<_>>(), [1, 16]),
+            &d,
+        );
         let (cos, sin) = table.gather(pos);
-        assert_close(&host(cos), &t(&format!("rope.{key}.cos")).f32(), 1e-5, &format!("{key} cos"));
-        assert_close(&host(sin), &t(&format!("rope.{key}.sin")).f32(), 1e-5, &format!("{key} sin"));
+        assert_close(
+            &host(cos),
+            &t(&format!("rope.{key}.cos")).f32(),
+            1e-5,
+            &format!("{key} cos"),
+        );
+        assert_close(
+            &host(sin),
+            &t(&format!("rope.{key}.sin")).f32(),
+            1e-5,
+            &format!("{key} sin"),
+        );
     }
 }
 
@@ -93,7 +109,8 @@ fn rope_application_matches_transformers() {
     let d = Device::flex();
     let cfg = config(10000.0, RopeScaling::Default);
     let table = RopeTable::new(&cfg, 16, &d);
-    let pos = Tensor::<2, Int>::from_data(TensorData::new((0..16i64).collect::<Vec<_>>(), [1, 16]), &d);
+    let pos =
+        Tensor::<2, Int>::from_data(TensorData::new((0..16i64).collect::<Vec<_>>(), [1, 16]), &d);
     let (cos, sin) = table.gather(pos);
     let q = apply(tensor(&t("rope.apply.q_in"), &d), &cos, &sin);
     let k = apply(tensor(&t("rope.apply.k_in"), &d), &cos, &sin);
@@ -135,11 +152,24 @@ fn causal_gqa_attention_matches_transformers_natively_and_expanded() {
         ],
     );
     let table = RopeTable::new(&cfg, 16, &d);
-    let pos = Tensor::<2, Int>::from_data(TensorData::new((0..7i64).collect::<Vec<_>>(), [1, 7]), &d);
+    let pos =
+        Tensor::<2, Int>::from_data(TensorData::new((0..7i64).collect::<Vec<_>>(), [1, 7]), &d);
     let (cos, sin) = table.gather(pos);
     let plan = MaskPlan::causal();
     for expand in [false, true] {
-        let out = block.self_attn.forward(tensor(&t("attn.input"), &d), &cos, &sin, &plan, None, expand);
-        assert_close(&host(out), &t("attn.output").f32(), 1e-5, &format!("attention (expand_kv={expand})"));
+        let out = block.self_attn.forward(
+            tensor(&t("attn.input"), &d),
+            &cos,
+            &sin,
+            &plan,
+            None,
+            expand,
+        );
+        assert_close(
+            &host(out),
+            &t("attn.output").f32(),
+            1e-5,
+            &format!("attention (expand_kv={expand})"),
+        );
     }
 }

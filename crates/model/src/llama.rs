@@ -155,9 +155,21 @@ impl Attention {
         let [b, t, _] = x.dims();
         let (nh, nkv, hd) = (self.n_heads, self.n_kv, self.head_dim);
         // (B, T, n, hd) -> (B, n, T, hd)
-        let q = self.q_proj.forward(x.clone()).reshape([b, t, nh, hd]).swap_dims(1, 2);
-        let k = self.k_proj.forward(x.clone()).reshape([b, t, nkv, hd]).swap_dims(1, 2);
-        let v = self.v_proj.forward(x).reshape([b, t, nkv, hd]).swap_dims(1, 2);
+        let q = self
+            .q_proj
+            .forward(x.clone())
+            .reshape([b, t, nh, hd])
+            .swap_dims(1, 2);
+        let k = self
+            .k_proj
+            .forward(x.clone())
+            .reshape([b, t, nkv, hd])
+            .swap_dims(1, 2);
+        let v = self
+            .v_proj
+            .forward(x)
+            .reshape([b, t, nkv, hd])
+            .swap_dims(1, 2);
         let q = rope::apply(q, cos, sin);
         let k = rope::apply(k, cos, sin);
         let (k, v) = match cache {
@@ -397,7 +409,11 @@ impl Llama {
         mut cache: Option<&mut KvCache>,
     ) -> Result<Tensor<3>> {
         let (b, t) = (batch.batch(), batch.seq());
-        if let Some(&bad) = batch.ids().iter().find(|&&id| id as usize >= self.config.vocab_size) {
+        if let Some(&bad) = batch
+            .ids()
+            .iter()
+            .find(|&&id| id as usize >= self.config.vocab_size)
+        {
             return Err(Error::Input(format!(
                 "token id {bad} is outside the vocabulary (size {})",
                 self.config.vocab_size
@@ -467,21 +483,34 @@ impl Llama {
     }
 
     /// Like [`Llama::forward`], with the logits copied to the host.
-    pub fn forward_host(&self, batch: &TokenBatch, cache: Option<&mut KvCache>) -> Result<HostLogits> {
+    pub fn forward_host(
+        &self,
+        batch: &TokenBatch,
+        cache: Option<&mut KvCache>,
+    ) -> Result<HostLogits> {
         let logits = self.forward(batch, cache)?;
         let [b, t, v] = logits.dims();
         let data = logits
             .into_data()
             .try_to_vec::<f32>()
             .map_err(|e| Error::Input(format!("reading logits: {e:?}")))?;
-        Ok(HostLogits { data, batch: b, seq: t, vocab: v })
+        Ok(HostLogits {
+            data,
+            batch: b,
+            seq: t,
+            vocab: v,
+        })
     }
 
     /// Logits of each row's last position only (what prefill for generation needs).
     ///
     /// # Shapes
     /// - returns host logits `[B, 1, vocab]`
-    pub fn forward_last(&self, batch: &TokenBatch, cache: Option<&mut KvCache>) -> Result<HostLogits> {
+    pub fn forward_last(
+        &self,
+        batch: &TokenBatch,
+        cache: Option<&mut KvCache>,
+    ) -> Result<HostLogits> {
         let h = self.forward_hidden(batch, cache)?;
         let [b, t, d] = h.dims();
         let logits = self.lm_head(h.slice([0..b, t - 1..t, 0..d]));
@@ -490,7 +519,12 @@ impl Llama {
             .into_data()
             .try_to_vec::<f32>()
             .map_err(|e| Error::Input(format!("reading logits: {e:?}")))?;
-        Ok(HostLogits { data, batch: b, seq: t, vocab: v })
+        Ok(HostLogits {
+            data,
+            batch: b,
+            seq: t,
+            vocab: v,
+        })
     }
 
     /// Projects hidden states to logits.
@@ -527,10 +561,10 @@ impl Llama {
         // Causal + padding. A padded query keeps its own key so its row is never fully masked
         // (its output is unused; this only keeps the softmax finite).
         let mut mask = Vec::with_capacity(b * t * total);
-        for row in 0..b {
+        for (row, past_row) in past_valid.iter().enumerate().take(b) {
             let key_valid = |j: usize| {
                 if j < past {
-                    past_valid[row][j]
+                    past_row[j]
                 } else {
                     batch.valid()[row * t + (j - past)]
                 }

@@ -115,7 +115,10 @@ pub fn load_with(config: LlamaConfig, ckpt: &Checkpoint, opts: &LoadOptions) -> 
     let shapes: std::collections::HashMap<&str, &Vec<usize>> =
         expected.iter().map(|(n, s)| (n.as_str(), s)).collect();
     let shape = |n: &str| shapes[n].clone();
-    let embed_data = read("model.embed_tokens.weight", &shape("model.embed_tokens.weight"))?;
+    let embed_data = read(
+        "model.embed_tokens.weight",
+        &shape("model.embed_tokens.weight"),
+    )?;
     let embed_dtype = embed_data.dtype();
     let embed_tokens = Tensor::from_data(embed_data, (&device, embed_dtype));
     let mut layers = Vec::with_capacity(config.num_hidden_layers);
@@ -125,7 +128,10 @@ pub fn load_with(config: LlamaConfig, ckpt: &Checkpoint, opts: &LoadOptions) -> 
         let lin = |s: &str| linear(&n(s), &shape(&n(s)));
         layers.push(Block::new(
             &config,
-            tensor1(&n("input_layernorm.weight"), &shape(&n("input_layernorm.weight")))?,
+            tensor1(
+                &n("input_layernorm.weight"),
+                &shape(&n("input_layernorm.weight")),
+            )?,
             tensor1(
                 &n("post_attention_layernorm.weight"),
                 &shape(&n("post_attention_layernorm.weight")),
@@ -185,7 +191,10 @@ pub fn save(model: &Llama, dir: &Path) -> Result<()> {
     put("model.embed_tokens.weight".into(), embed);
     for (l, b) in model.layers.iter().enumerate() {
         let p = format!("model.layers.{l}");
-        put(format!("{p}.input_layernorm.weight"), b.input_layernorm.weight.val().unsqueeze());
+        put(
+            format!("{p}.input_layernorm.weight"),
+            b.input_layernorm.weight.val().unsqueeze(),
+        );
         put(
             format!("{p}.post_attention_layernorm.weight"),
             b.post_attention_layernorm.weight.val().unsqueeze(),
@@ -195,11 +204,20 @@ pub fn save(model: &Llama, dir: &Path) -> Result<()> {
         put(format!("{p}.self_attn.k_proj.weight"), a.k_proj.hf_weight());
         put(format!("{p}.self_attn.v_proj.weight"), a.v_proj.hf_weight());
         put(format!("{p}.self_attn.o_proj.weight"), a.o_proj.hf_weight());
-        put(format!("{p}.mlp.gate_proj.weight"), b.mlp.gate_proj.hf_weight());
+        put(
+            format!("{p}.mlp.gate_proj.weight"),
+            b.mlp.gate_proj.hf_weight(),
+        );
         put(format!("{p}.mlp.up_proj.weight"), b.mlp.up_proj.hf_weight());
-        put(format!("{p}.mlp.down_proj.weight"), b.mlp.down_proj.hf_weight());
+        put(
+            format!("{p}.mlp.down_proj.weight"),
+            b.mlp.down_proj.hf_weight(),
+        );
     }
-    put("model.norm.weight".into(), model.norm.weight.val().unsqueeze());
+    put(
+        "model.norm.weight".into(),
+        model.norm.weight.val().unsqueeze(),
+    );
     if let Some(head) = &model.lm_head {
         put("lm_head.weight".into(), head.hf_weight());
     }
@@ -211,10 +229,11 @@ pub fn save(model: &Llama, dir: &Path) -> Result<()> {
     }
     write_safetensors(&dir.join("model.safetensors"), &tensors)?;
     let cfg_path = dir.join("config.json");
-    let text = serde_json::to_string_pretty(&config.to_hf_json()).map_err(|source| Error::Json {
-        path: cfg_path.clone(),
-        source,
-    })?;
+    let text =
+        serde_json::to_string_pretty(&config.to_hf_json()).map_err(|source| Error::Json {
+            path: cfg_path.clone(),
+            source,
+        })?;
     std::fs::write(&cfg_path, text + "\n").map_err(|e| Error::io(&cfg_path, e))?;
     Ok(())
 }

@@ -29,7 +29,11 @@ pub fn inv_freq(config: &LlamaConfig) -> Vec<f32> {
             high_freq_factor,
             original_max_position_embeddings,
         } => {
-            let (factor, low, high) = (factor as f32, low_freq_factor as f32, high_freq_factor as f32);
+            let (factor, low, high) = (
+                factor as f32,
+                low_freq_factor as f32,
+                high_freq_factor as f32,
+            );
             let old = original_max_position_embeddings as f32;
             let low_wavelen = old / low;
             let high_wavelen = old / high;
@@ -38,7 +42,8 @@ pub fn inv_freq(config: &LlamaConfig) -> Vec<f32> {
                 .map(|&f| {
                     let wavelen = 2.0 * std::f32::consts::PI / f;
                     let scaled = if wavelen > low_wavelen { f / factor } else { f };
-                    let medium = !(wavelen < high_wavelen) && !(wavelen > low_wavelen);
+                    // Wavelengths are finite and positive here, so this is transformers' `~(w < hi) & ~(w > lo)`.
+                    let medium = wavelen >= high_wavelen && wavelen <= low_wavelen;
                     if medium {
                         let smooth = (old / wavelen - low) / (high - low);
                         (1.0 - smooth) * scaled / factor + smooth * scaled
@@ -105,7 +110,11 @@ impl RopeTable {
         let [b, t] = positions.dims();
         let flat = positions.reshape([b * t]);
         let d = self.cos.dims()[1];
-        let cos = self.cos.clone().select(0, flat.clone()).reshape([b, 1, t, d]);
+        let cos = self
+            .cos
+            .clone()
+            .select(0, flat.clone())
+            .reshape([b, 1, t, d]);
         let sin = self.sin.clone().select(0, flat).reshape([b, 1, t, d]);
         (cos, sin)
     }
@@ -166,7 +175,10 @@ mod tests {
             if wavelen < 16.0 {
                 assert_eq!(p, s, "high frequencies are untouched");
             } else if wavelen > 64.0 {
-                assert!((p / 8.0 - s).abs() <= 1e-12, "low frequencies divided by factor");
+                assert!(
+                    (p / 8.0 - s).abs() <= 1e-12,
+                    "low frequencies divided by factor"
+                );
             } else {
                 assert!(*s < *p && *s > p / 8.0, "medium band interpolates");
             }

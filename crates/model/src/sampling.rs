@@ -212,7 +212,9 @@ mod tests {
         let logits = [0.0f32, (2.0f32).ln(), (5.0f32).ln()]; // p = 1/8, 2/8, 5/8
         let mut s = Sampler::new(cfg(1.0, 0, 1.0));
         let mut counts = [0usize; 3];
-        let draws: Vec<u32> = (0..40_000).map(|_| s.sample(&mut logits.clone(), &[])).collect();
+        let draws: Vec<u32> = (0..40_000)
+            .map(|_| s.sample(&mut logits.clone(), &[]))
+            .collect();
         for &d in &draws {
             counts[d as usize] += 1;
         }
@@ -220,7 +222,9 @@ mod tests {
             assert!((*c as f64 / 40_000.0 - p).abs() < 0.01, "{counts:?}");
         }
         let mut again = Sampler::new(cfg(1.0, 0, 1.0));
-        let replay: Vec<u32> = (0..100).map(|_| again.sample(&mut logits.clone(), &[])).collect();
+        let replay: Vec<u32> = (0..100)
+            .map(|_| again.sample(&mut logits.clone(), &[]))
+            .collect();
         assert_eq!(&draws[..100], &replay[..]);
     }
 

@@ -75,7 +75,12 @@ pub fn generate_text(
     on_text: &mut dyn FnMut(&str),
 ) -> Result<TextGeneration> {
     let prompt_ids = encode_prompt(tokenizer, prompt)?;
-    let hold = stops.iter().map(String::len).max().unwrap_or(1).saturating_sub(1);
+    let hold = stops
+        .iter()
+        .map(String::len)
+        .max()
+        .unwrap_or(1)
+        .saturating_sub(1);
     let mut ids: Vec<u32> = Vec::new();
     let mut emitted = 0usize;
     let mut stop_at: Option<usize> = None;

@@ -72,7 +72,8 @@ impl Checkpoint {
         let single = dir.join("model.safetensors");
         let index_path = dir.join("model.safetensors.index.json");
         if index_path.exists() {
-            let text = std::fs::read_to_string(&index_path).map_err(|e| Error::io(&index_path, e))?;
+            let text =
+                std::fs::read_to_string(&index_path).map_err(|e| Error::io(&index_path, e))?;
             let idx: ShardIndex = serde_json::from_str(&text).map_err(|source| Error::Json {
                 path: index_path.clone(),
                 source,
@@ -84,7 +85,10 @@ impl Checkpoint {
             let mut by_file = HashMap::new();
             for f in &files {
                 if f.contains("..") || f.starts_with('/') {
-                    return Err(Error::config(&index_path, format!("shard path `{f}` escapes the directory")));
+                    return Err(Error::config(
+                        &index_path,
+                        format!("shard path `{f}` escapes the directory"),
+                    ));
                 }
                 by_file.insert(f.clone(), shards.len());
                 shards.push(map_file(&dir.join(f))?);
@@ -156,10 +160,13 @@ impl Checkpoint {
             tensor: name.into(),
         })?;
         let shard = &self.shards[s];
-        let info = shard.metadata.info(name).ok_or_else(|| Error::MissingTensor {
-            path: shard.path.clone(),
-            tensor: name.into(),
-        })?;
+        let info = shard
+            .metadata
+            .info(name)
+            .ok_or_else(|| Error::MissingTensor {
+                path: shard.path.clone(),
+                tensor: name.into(),
+            })?;
         if info.shape != expected {
             return Err(Error::Shape {
                 path: shard.path.clone(),
@@ -189,15 +196,35 @@ impl Checkpoint {
         };
         let data = match (info.dtype, target) {
             (StDtype::F32, DType::F32) => TensorData::new(le_f32(bytes), shape),
-            (StDtype::BF16, DType::BF16) => TensorData::new(le_u16(bytes).into_iter().map(bf16::from_bits).collect::<Vec<_>>(), shape),
-            (StDtype::F16, DType::F16) => TensorData::new(le_u16(bytes).into_iter().map(f16::from_bits).collect::<Vec<_>>(), shape),
+            (StDtype::BF16, DType::BF16) => TensorData::new(
+                le_u16(bytes)
+                    .into_iter()
+                    .map(bf16::from_bits)
+                    .collect::<Vec<_>>(),
+                shape,
+            ),
+            (StDtype::F16, DType::F16) => TensorData::new(
+                le_u16(bytes)
+                    .into_iter()
+                    .map(f16::from_bits)
+                    .collect::<Vec<_>>(),
+                shape,
+            ),
             (src, DType::F32) => TensorData::new(to_f32(bytes, src).ok_or_else(bad_dtype)?, shape),
             (src, DType::BF16) => TensorData::new(
-                to_f32(bytes, src).ok_or_else(bad_dtype)?.into_iter().map(bf16::from_f32).collect::<Vec<_>>(),
+                to_f32(bytes, src)
+                    .ok_or_else(bad_dtype)?
+                    .into_iter()
+                    .map(bf16::from_f32)
+                    .collect::<Vec<_>>(),
                 shape,
             ),
             (src, DType::F16) => TensorData::new(
-                to_f32(bytes, src).ok_or_else(bad_dtype)?.into_iter().map(f16::from_f32).collect::<Vec<_>>(),
+                to_f32(bytes, src)
+                    .ok_or_else(bad_dtype)?
+                    .into_iter()
+                    .map(f16::from_f32)
+                    .collect::<Vec<_>>(),
                 shape,
             ),
             _ => return Err(bad_dtype()),
@@ -223,8 +250,14 @@ fn le_u16(bytes: &[u8]) -> Vec<u16> {
 fn to_f32(bytes: &[u8], dtype: StDtype) -> Option<Vec<f32>> {
     Some(match dtype {
         StDtype::F32 => le_f32(bytes),
-        StDtype::BF16 => le_u16(bytes).into_iter().map(|b| bf16::from_bits(b).to_f32()).collect(),
-        StDtype::F16 => le_u16(bytes).into_iter().map(|b| f16::from_bits(b).to_f32()).collect(),
+        StDtype::BF16 => le_u16(bytes)
+            .into_iter()
+            .map(|b| bf16::from_bits(b).to_f32())
+            .collect(),
+        StDtype::F16 => le_u16(bytes)
+            .into_iter()
+            .map(|b| f16::from_bits(b).to_f32())
+            .collect(),
         _ => return None,
     })
 }
@@ -295,16 +328,24 @@ impl OwnedTensor {
                 (StDtype::F32, v.as_bytes().to_vec())
             }
         };
-        OwnedTensor { dtype, shape, bytes }
+        OwnedTensor {
+            dtype,
+            shape,
+            bytes,
+        }
     }
 }
 
 /// Writes tensors to `path` as one safetensors file with transformers' `{"format": "pt"}` metadata.
 pub fn write_safetensors(path: &Path, tensors: &BTreeMap<String, OwnedTensor>) -> Result<()> {
     let meta: HashMap<String, String> = [("format".to_string(), "pt".to_string())].into();
-    safetensors::serialize_to_file(tensors.iter().map(|(k, v)| (k.as_str(), v)), Some(meta), path)
-        .map_err(|e| Error::Safetensors {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })
+    safetensors::serialize_to_file(
+        tensors.iter().map(|(k, v)| (k.as_str(), v)),
+        Some(meta),
+        path,
+    )
+    .map_err(|e| Error::Safetensors {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
 }

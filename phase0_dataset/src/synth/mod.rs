@@ -44,6 +44,9 @@ pub const CHAT_FILE: &str = "corpus_chat.jsonl";
 const MAX_ATTEMPTS: usize = 200;
 /// Rounds of near-duplicate regeneration.
 const MAX_ROUNDS: usize = 8;
+/// Version of the templates, recorded in the config (and so in the artifact id). Bump it when a
+/// change to a generator changes its output, so stores holding an older corpus rebuild it.
+pub const GENERATOR_VERSION: u32 = 1;
 
 /// Arguments of `phase0_dataset synth`.
 #[derive(Args, Debug, Clone, Default)]
@@ -276,6 +279,7 @@ pub fn run(args: &SynthArgs, common: &CommonArgs) -> anyhow::Result<Option<Artif
     let (cfg, seed) = config::resolve(args, common)?;
     let mut config = serde_json::to_value(&cfg)?;
     config["seed"] = seed.into();
+    config["generator"] = GENERATOR_VERSION.into();
     let mut writer = match crate::io::start(common, RAW_KIND, "synth", vec![], config)? {
         Ok(w) => w,
         Err(done) => return Ok(done),
