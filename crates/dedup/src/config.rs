@@ -28,11 +28,11 @@ pub enum Keep {
 pub struct DedupConfig {
     /// Jaccard similarity at or above which two rows are near-duplicates.
     pub threshold: f64,
-    /// MinHash signature length.
+    /// Sketch length budget (MinHash "number of permutations"); `bands × rows` slots are used.
     pub num_perm: usize,
     /// How normalised text is cut into shingles.
     pub shingling: Shingling,
-    /// Seed of the MinHash hash functions.
+    /// Seed of the sketch hash functions.
     pub seed: u64,
     /// Explicit banding; `None` picks it from the threshold (see [`LshParams::optimal`]).
     pub lsh: Option<LshParams>,

@@ -1,6 +1,6 @@
 //! The streaming deduplication engine: rows arrive in batches; exact duplicates
-//! are grouped by the hash of their normalised text; each group gets one MinHash
-//! signature whose LSH band keys are stored (in memory or on disk); `finish`
+//! are grouped by the hash of their normalised text; each group gets one Fast
+//! Similarity Sketch (a MinHash-type signature, [`crate::sketch`]) whose LSH band keys are stored (in memory or on disk); `finish`
 //! generates candidate pairs from shared buckets, verifies them with the exact
 //! Jaccard of the shingle sets, and resolves clusters (see [`crate::cluster`]).
 

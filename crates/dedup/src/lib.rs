@@ -1,6 +1,7 @@
 //! Exact and near-duplicate detection for text corpora: exact duplicates by the
-//! hash of the normalised text, near-duplicates by MinHash LSH (Broder 1997;
-//! Leskovec, Rajaraman, Ullman, "Mining of Massive Datasets" §3.4) with every
+//! hash of the normalised text, near-duplicates by MinHash-style LSH (Broder 1997;
+//! Fast Similarity Sketching, Dahlgaard et al. 2017; Leskovec, Rajaraman, Ullman,
+//! "Mining of Massive Datasets" §3.4) with every
 //! candidate pair verified by the exact Jaccard of its shingle sets.
 //!
 //! Streaming ([`Deduper::add_batch`]), parallel (rayon), bounded memory (band keys
