@@ -61,8 +61,12 @@ fn main() -> ExitCode {
             true
         }),
         Command::Demo(args) => demo::run(args).map(|()| true),
-        Command::Bench { area: BenchArea::Model(args) } => bench_model::run(args).map(|()| true),
-        Command::Bench { area: BenchArea::Dedup(args) } => bench_dedup::run(args).map(|()| true),
+        Command::Bench {
+            area: BenchArea::Model(args),
+        } => bench_model::run(args).map(|()| true),
+        Command::Bench {
+            area: BenchArea::Dedup(args),
+        } => bench_dedup::run(args).map(|()| true),
         Command::Test(args) => test_cmd::run(args).map(|()| true),
         Command::Tidy => tidy::tidy(&run::workspace_root()),
     };

@@ -5,6 +5,7 @@
 //! Jaccard of the shingle sets, and resolves clusters (see [`crate::cluster`]).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use rayon::prelude::*;
 
@@ -34,7 +35,7 @@ pub struct Deduper {
     lsh: LshParams,
     sketcher: FastSketcher,
     /// Exact hash of the normalised text -> node.
-    groups: HashMap<u128, u32>,
+    groups: HashMap<u128, u32, BuildHasherDefault<PrehashedKey>>,
     nodes: Vec<Node>,
     /// Node of every row, in input order.
     node_of: Vec<u32>,
@@ -58,7 +59,7 @@ impl Deduper {
             config,
             lsh,
             sketcher,
-            groups: HashMap::new(),
+            groups: HashMap::default(),
             nodes: Vec::new(),
             node_of: Vec::new(),
             store,
@@ -221,6 +222,27 @@ impl Deduper {
             )
             .collect::<Result<_>>()?;
         Ok(checked.into_iter().flatten().collect())
+    }
+}
+
+/// Hasher for keys that are already uniform hashes (XXH3-128): keeps their low 64 bits.
+#[derive(Default)]
+struct PrehashedKey(u64);
+
+impl Hasher for PrehashedKey {
+    fn write(&mut self, bytes: &[u8]) {
+        // Not used for `u128` keys; fold anything else in rather than ignore it.
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u128(&mut self, i: u128) {
+        self.0 = i as u64;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 

@@ -279,6 +279,21 @@ pub struct HostLogits {
 }
 
 impl HostLogits {
+    /// Copies `[B, T, vocab]` f32 logits to the host.
+    fn from_tensor(logits: Tensor<3>) -> Result<Self> {
+        let [batch, seq, vocab] = logits.dims();
+        let data = logits
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| Error::Input(format!("reading logits: {e:?}")))?;
+        Ok(HostLogits {
+            data,
+            batch,
+            seq,
+            vocab,
+        })
+    }
+
     /// The logits of row `b`, position `t`.
     pub fn row(&self, b: usize, t: usize) -> &[f32] {
         let start = (b * self.seq + t) * self.vocab;
@@ -488,18 +503,7 @@ impl Llama {
         batch: &TokenBatch,
         cache: Option<&mut KvCache>,
     ) -> Result<HostLogits> {
-        let logits = self.forward(batch, cache)?;
-        let [b, t, v] = logits.dims();
-        let data = logits
-            .into_data()
-            .try_to_vec::<f32>()
-            .map_err(|e| Error::Input(format!("reading logits: {e:?}")))?;
-        Ok(HostLogits {
-            data,
-            batch: b,
-            seq: t,
-            vocab: v,
-        })
+        HostLogits::from_tensor(self.forward(batch, cache)?)
     }
 
     /// Logits of each row's last position only (what prefill for generation needs).
@@ -513,18 +517,7 @@ impl Llama {
     ) -> Result<HostLogits> {
         let h = self.forward_hidden(batch, cache)?;
         let [b, t, d] = h.dims();
-        let logits = self.lm_head(h.slice([0..b, t - 1..t, 0..d]));
-        let [b, t, v] = logits.dims();
-        let data = logits
-            .into_data()
-            .try_to_vec::<f32>()
-            .map_err(|e| Error::Input(format!("reading logits: {e:?}")))?;
-        Ok(HostLogits {
-            data,
-            batch: b,
-            seq: t,
-            vocab: v,
-        })
+        HostLogits::from_tensor(self.lm_head(h.slice([0..b, t - 1..t, 0..d])))
     }
 
     /// Projects hidden states to logits.

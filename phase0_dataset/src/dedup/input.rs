@@ -15,9 +15,9 @@ use crate::schema::Example;
 
 /// What the engine needs from one row.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RowInfo {
+pub struct RowInfo<'a> {
     /// The text compared for duplication.
-    pub text: String,
+    pub text: Cow<'a, str>,
     /// Length for the `longest` keep policy (characters).
     pub length: u64,
     /// Source name, for source priority.
@@ -44,12 +44,12 @@ pub enum RowFormat {
 
 impl RowFormat {
     /// Extracts a row; `line_no` is 1-based.
-    pub fn parse(&self, line_no: u64, line: &str) -> anyhow::Result<RowInfo> {
+    pub fn parse<'a>(&self, line_no: u64, line: &'a str) -> anyhow::Result<RowInfo<'a>> {
         match self {
             RowFormat::Dataset => {
                 let ex: Example = serde_json::from_str(line)?;
                 Ok(RowInfo {
-                    text: ex.dedup_text(),
+                    text: Cow::Owned(ex.dedup_text()),
                     length: ex.response_len() as u64,
                     id: serde_json::to_string(&ex.id)?,
                     source: Some(ex.source),
@@ -157,8 +157,8 @@ fn bytecount_newlines(bytes: &[u8]) -> u64 {
 }
 
 #[derive(Default)]
-struct Picked {
-    text: Option<String>,
+struct Picked<'de> {
+    text: Option<Cow<'de, str>>,
     id: Option<String>,
     source: Option<String>,
 }
@@ -207,6 +207,56 @@ impl Visitor<'_> for KeySeed<'_, '_> {
     }
 }
 
+/// A string borrowed from the line when it has no escapes, `None` for anything else
+/// (reported as a missing text field).
+struct TextValue;
+
+impl<'de> DeserializeSeed<'de> for TextValue {
+    type Value = Option<Cow<'de, str>>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TextValue {
+    type Value = Option<Cow<'de, str>>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Some(Cow::Borrowed(v)))
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Some(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Some(Cow::Owned(v)))
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+}
+
 /// An id: a string (kept as JSON text with its quotes) or a number.
 struct IdValue;
 
@@ -224,25 +274,22 @@ impl<'de> DeserializeSeed<'de> for IdValue {
 use serde::Deserialize as _;
 
 impl<'de> DeserializeSeed<'de> for Picker<'_> {
-    type Value = Picked;
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Picked, D::Error> {
+    type Value = Picked<'de>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Picked<'de>, D::Error> {
         d.deserialize_map(self)
     }
 }
 
 impl<'de> Visitor<'de> for Picker<'_> {
-    type Value = Picked;
+    type Value = Picked<'de>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Picked, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Picked<'de>, A::Error> {
         let mut out = Picked::default();
         while let Some(field) = map.next_key_seed(KeySeed(&self))? {
             match field {
-                Field::Text => {
-                    let v: Option<Cow<'de, str>> = map.next_value()?;
-                    out.text = v.map(Cow::into_owned);
-                }
+                Field::Text => out.text = map.next_value_seed(TextValue)?,
                 Field::Id => out.id = map.next_value_seed(IdValue)?,
                 Field::Source => {
                     let v: Option<String> = map.next_value()?;
@@ -274,6 +321,11 @@ mod tests {
         let line = r#"{"x": {"text": "nested"}, "id": 17, "text": "h\u00e9llo \"q\"", "src": "a", "y": [1, 2]}"#;
         let r = plain(Some("id")).parse(3, line).unwrap();
         assert_eq!(r.text, "héllo \"q\"");
+        assert!(matches!(r.text, Cow::Owned(_)), "escapes force a copy");
+        assert!(matches!(
+            plain(None).parse(1, r#"{"text": "plain"}"#).unwrap().text,
+            Cow::Borrowed("plain")
+        ));
         assert_eq!(r.length, 9);
         assert_eq!(r.id, "17");
         assert_eq!(r.source.as_deref(), Some("a"));
