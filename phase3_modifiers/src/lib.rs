@@ -1,1 +1,4 @@
-//! phase3_modifiers.
+//! Phase 3 — domain LoRA modifiers trained from a teacher cascade (next wave).
+//!
+//! An empty library crate for now: the phase has no binary until its issue lands, so nothing
+//! here pretends to work. It exists so the workspace has the layout every later issue fills.

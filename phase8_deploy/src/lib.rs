@@ -1,1 +1,4 @@
-//! phase8_deploy.
+//! Phase 8 — serving: streaming API, chat UI, semantic cache (next wave).
+//!
+//! An empty library crate for now: the phase has no binary until its issue lands, so nothing
+//! here pretends to work. It exists so the workspace has the layout every later issue fills.

@@ -69,8 +69,14 @@ struct Results {
     n: usize,
     seed: u64,
     threads: usize,
+    /// `--max-memory` given to ours (spill path), if any.
+    #[serde(default)]
+    max_memory: Option<String>,
     date: String,
     machine: String,
+    /// 1-minute load average when our run started (`/proc/loadavg`).
+    #[serde(default)]
+    load_avg: String,
     truth_pairs: Vec<u64>,
     runs: Vec<Run>,
 }
@@ -90,6 +96,10 @@ pub fn run(args: &BenchDedupArgs) -> Result<()> {
     eprintln!("scoring setup: shingling {} documents", args.n);
     let truth = Truth::load(&dir)?;
     let corpus = dir.join("corpus.jsonl");
+    let load_avg = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_default();
     let mut runs = vec![run_ours(args, &bin, &corpus, &work, &truth)?];
     for peer in args.peers.iter().filter(|p| p.as_str() != "none") {
         let script = root.join(format!("xtask/peers/dedup_{peer}.py"));
@@ -113,14 +123,20 @@ pub fn run(args: &BenchDedupArgs) -> Result<()> {
         n: args.n,
         seed: args.seed,
         threads: args.threads,
+        max_memory: args.max_memory.clone(),
         date: util::today(),
         machine: util::machine(),
+        load_avg,
         truth_pairs: truth.bucket_counts(),
         runs,
     };
     println!("{}", render_one(&results));
     let json = serde_json::to_string_pretty(&results)?;
-    let path = cache.join(format!("results-{}-{}.json", args.n, args.seed));
+    let spill = args
+        .max_memory
+        .as_deref()
+        .map_or(String::new(), |m| format!("-max-memory-{m}"));
+    let path = cache.join(format!("results-{}-{}{spill}.json", args.n, args.seed));
     std::fs::write(&path, json).with_context(|| format!("writing {}", path.display()))?;
     if !args.no_record {
         util::write_bench_section("dedup", &render_all(&cache)?)?;
@@ -343,10 +359,14 @@ fn pct(x: f64) -> String {
 /// Markdown for one corpus size.
 fn render_one(r: &Results) -> String {
     let mut s = String::new();
+    let spill = r
+        .max_memory
+        .as_deref()
+        .map_or(String::new(), |m| format!(", ours with `--max-memory {m}`"));
     let _ = writeln!(
         s,
-        "### {} documents (corpus seed {}, {} threads)\n\n{}; {}.\n",
-        r.n, r.seed, r.threads, r.machine, r.date
+        "### {} documents (corpus seed {}, {} threads{spill})\n\n{}; {}; load average {} at start.\n",
+        r.n, r.seed, r.threads, r.machine, r.date, r.load_avg
     );
     let base = r.runs.first().map_or(1.0, |o| o.docs_per_s);
     s.push_str("| tool | wall s | CPU s | docs/s | ours vs tool | peak RSS MiB | removed | recall J≥0.8 | recall [0.80,0.85) | J≥0.8 pairs both kept | precision | largest cluster |\n");
@@ -431,7 +451,7 @@ fn render_all(cache: &Path) -> Result<String> {
             );
         }
     }
-    all.sort_by_key(|r| (r.n, r.seed));
+    all.sort_by_key(|r| (r.n, r.seed, r.max_memory.clone()));
     let mut s = String::from(
         "## Dedup (phase 0)\n\n`cargo xtask bench dedup [--n N] [--peers datasketch,rensa|none]`: \
          real English prose (Rust docs, CPython docstrings) with planted exact copies, \
@@ -448,7 +468,8 @@ fn render_all(cache: &Path) -> Result<String> {
          row whose only ≥ 0.8 neighbour was itself removed as a duplicate of a third row it is \
          < 0.8 to, so a few such pairs are in one cluster with only one of them removed. \
          Precision is the share of reported `(id, duplicate_of)` pairs whose true Jaccard is \
-         ≥ 0.8.\n\n",
+         ≥ 0.8. The 2-core machine is shared with other builds, so wall times move with its \
+         load (shown per run); CPU s is the child's user + system time.\n\n",
     );
     for r in &all {
         s.push_str(&render_one(r));
