@@ -31,11 +31,23 @@ fn logits_file_matches_transformers() {
         .args(["-q"])
         .output()
         .unwrap();
-    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
-    assert_eq!(String::from_utf8_lossy(&status.stdout).trim(), out.display().to_string());
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&status.stdout).trim(),
+        out.display().to_string()
+    );
     let got = read_tensor(&out, "logits");
     assert_eq!(got.shape, vec![ids.len(), 256]);
-    assert_close(&got.f32(), &expected("single_logits").f32(), 1e-4, "logits file");
+    assert_close(
+        &got.f32(),
+        &expected("single_logits").f32(),
+        1e-4,
+        "logits file",
+    );
 }
 
 #[test]
@@ -57,11 +69,22 @@ fn greedy_generation_from_ids_matches_transformers_without_a_tokenizer() {
     let out = bin()
         .args(["generate", "--model"])
         .arg(fixture("tiny_llama/gqa"))
-        .args(["--prompt-ids", &ids_arg(&prompt), "--greedy", "--ignore-eos", "--json", "-q"])
+        .args([
+            "--prompt-ids",
+            &ids_arg(&prompt),
+            "--greedy",
+            "--ignore-eos",
+            "--json",
+            "-q",
+        ])
         .args(["--max-new-tokens", &(want.len() - prompt.len()).to_string()])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let got: Vec<u32> = v["generated_ids"]
         .as_array()
@@ -76,10 +99,20 @@ fn greedy_generation_from_ids_matches_transformers_without_a_tokenizer() {
 #[test]
 fn a_missing_model_is_a_clear_error() {
     let out = bin()
-        .args(["generate", "--model", "/nonexistent/model", "--prompt-ids", "1", "-q"])
+        .args([
+            "generate",
+            "--model",
+            "/nonexistent/model",
+            "--prompt-ids",
+            "1",
+            "-q",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("/nonexistent/model") && err.contains("fetch-model"), "{err}");
+    assert!(
+        err.contains("/nonexistent/model") && err.contains("fetch-model"),
+        "{err}"
+    );
 }
