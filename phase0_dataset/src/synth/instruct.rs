@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::Task;
 use super::rng::Rng;
-use super::words::{CITIES, NAMES, TOPICS};
+use super::words::{CITIES, DAYS, NAMES, TOPICS};
 use crate::check::{Check, Constraint, word_count};
 
 /// Comma-free sentence templates about `{t}` with slots; none uses a word from `FORBIDDEN`.
@@ -17,15 +17,7 @@ fn sentence(rng: &mut Rng, topic: &str) -> String {
     let (city, _) = *rng.pick(CITIES);
     let n = rng.range(3, 60);
     let year = rng.range(1990, 2023);
-    let day = *rng.pick(&[
-        "Monday",
-        "Tuesday",
-        "Wednesday",
-        "Thursday",
-        "Friday",
-        "Saturday",
-        "Sunday",
-    ]);
+    let day = *rng.pick(&DAYS);
     match rng.below(14) {
         0 => {
             format!("In {city} a group of {n} volunteers meets every {day} to talk about {topic}.")

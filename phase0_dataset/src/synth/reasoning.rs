@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::Task;
 use super::rng::Rng;
-use super::words::{NAMES, ordinal};
+use super::words::{DAYS, NAMES, ordinal};
 use crate::check::Check;
 
 /// Generates one reasoning task.
@@ -82,16 +82,6 @@ fn ordering(rng: &mut Rng, hard: bool) -> Task {
         answer.to_owned(),
     )
 }
-
-const DAYS: [&str; 7] = [
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-];
 
 fn weekday(rng: &mut Rng, hard: bool) -> Task {
     let start = rng.below(7);

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::Task;
 use super::rng::Rng;
-use super::words::{CITIES, NAMES, TOPICS, number_words, surname};
+use super::words::{CITIES, MONTHS, NAMES, TOPICS, number_words, surname};
 use crate::check::Check;
 
 /// Makes (request text, arguments) for the easy or hard variant of a tool.
@@ -31,21 +31,6 @@ fn tool(name: &str, description: &str, props: Value, required: &[&str]) -> Value
 fn args(pairs: Vec<(&str, Value)>) -> Map<String, Value> {
     pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
-
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
 
 /// (ISO date, written date).
 fn date(rng: &mut Rng) -> (String, String) {
