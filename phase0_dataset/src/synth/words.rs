@@ -4,7 +4,6 @@
 
 use super::rng::Rng;
 
-/// First names.
 /// Weekday names, Monday first (ISO order).
 pub const DAYS: [&str; 7] = [
     "Monday",
@@ -32,6 +31,7 @@ pub const MONTHS: [&str; 12] = [
     "December",
 ];
 
+/// First names.
 pub const NAMES: &[&str] = &[
     "Amara", "Ben", "Chloe", "Dmitri", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Keiko",
     "Liam", "Maya", "Nikhil", "Olivia", "Pablo", "Quinn", "Rosa", "Samir", "Tara", "Umar", "Vera",
