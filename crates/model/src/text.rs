@@ -81,39 +81,40 @@ pub fn generate_text(
         .max()
         .unwrap_or(1)
         .saturating_sub(1);
-    let mut ids: Vec<u32> = Vec::new();
+    // The tokenizer's incremental decoder does the UTF-8 hold-back; we hold back stop-string
+    // prefixes on top of it. Each token is decoded once, not the whole output every step.
+    let mut stream = tokenizer.map(|tk| tk.decode_stream(true));
+    let mut streamed = String::new();
     let mut emitted = 0usize;
-    let mut stop_at: Option<usize> = None;
+    let mut stopped = false;
     let mut decode_err: Option<Error> = None;
     let mut callback = |tok: u32| -> Control {
-        let Some(tk) = tokenizer else {
+        let Some(stream) = stream.as_mut() else {
             return Control::Continue;
         };
-        ids.push(tok);
-        let text = match tk.decode(&ids, true) {
-            Ok(t) => t,
+        match stream.step(tok) {
+            Ok(Some(piece)) => streamed.push_str(&piece),
+            Ok(None) => return Control::Continue,
             Err(e) => {
                 decode_err = Some(tok_err(e));
                 return Control::Stop;
             }
-        };
-        if let Some(at) = find_stop(&text, stops) {
+        }
+        if let Some(at) = find_stop(&streamed, stops) {
             if at > emitted {
-                on_text(&text[emitted..at]);
+                on_text(&streamed[emitted..at]);
             }
-            stop_at = Some(at);
+            stopped = true;
             return Control::Stop;
         }
-        // Emit what can no longer become part of a stop string and is not a partial character.
-        if !text.ends_with('\u{FFFD}') {
-            let mut upto = text.len().saturating_sub(hold);
-            while !text.is_char_boundary(upto) {
-                upto -= 1;
-            }
-            if upto > emitted {
-                on_text(&text[emitted..upto]);
-                emitted = upto;
-            }
+        // Emit what can no longer become part of a stop string.
+        let mut upto = streamed.len().saturating_sub(hold);
+        while !streamed.is_char_boundary(upto) {
+            upto -= 1;
+        }
+        if upto > emitted {
+            on_text(&streamed[emitted..upto]);
+            emitted = upto;
         }
         Control::Continue
     };
@@ -121,13 +122,21 @@ pub fn generate_text(
     if let Some(e) = decode_err {
         return Err(e);
     }
+    if !stopped && let Some(stream) = stream.as_mut() {
+        if let Some(rest) = stream.finish().map_err(tok_err)? {
+            streamed.push_str(&rest);
+        }
+        let end = find_stop(&streamed, stops).unwrap_or(streamed.len());
+        if end > emitted {
+            on_text(&streamed[emitted..end]);
+        }
+    }
+    // The returned text is the full decode (with the tokenizer's clean-up), cut before a stop.
     let text = match tokenizer {
         Some(tk) => {
             let mut t = tk.decode(&generation.tokens, true).map_err(tok_err)?;
-            if let Some(at) = stop_at.or_else(|| find_stop(&t, stops)) {
+            if let Some(at) = find_stop(&t, stops) {
                 t.truncate(at);
-            } else if t.len() > emitted {
-                on_text(&t[emitted..]);
             }
             Some(t)
         }
