@@ -81,8 +81,9 @@ impl MinHasher {
     }
 }
 
-/// MinHash estimate of the Jaccard similarity: the fraction of equal positions.
-pub fn estimate_jaccard(a: &[u32], b: &[u32]) -> f64 {
+/// MinHash estimate of the Jaccard similarity: the fraction of equal positions (also the
+/// estimator of the fast similarity sketch in `sketch.rs`).
+pub fn estimate_jaccard<T: PartialEq>(a: &[T], b: &[T]) -> f64 {
     if a.is_empty() {
         return 0.0;
     }

@@ -101,10 +101,7 @@ impl FastSketcher {
 
 /// Estimated Jaccard similarity: the fraction of equal slots.
 pub fn estimate(a: &[u64], b: &[u64]) -> f64 {
-    if a.is_empty() {
-        return 0.0;
-    }
-    a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / a.len() as f64
+    crate::minhash::estimate_jaccard(a, b)
 }
 
 #[cfg(test)]
