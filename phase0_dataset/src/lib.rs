@@ -5,7 +5,7 @@
 //! (report with plots) → `split` (stratified train/validation/test). See README.md.
 #![warn(missing_docs)]
 
-pub mod check;
+pub use cogumi_dataset::check;
 pub mod cli;
 pub mod config;
 pub mod dedup;
@@ -14,7 +14,7 @@ pub mod ingest;
 pub mod io;
 pub mod lang;
 pub mod report;
-pub mod schema;
+pub use cogumi_dataset::schema;
 pub mod split;
 pub mod stats;
 pub mod synth;

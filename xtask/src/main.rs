@@ -3,6 +3,7 @@
 
 mod bench_dedup;
 mod bench_model;
+mod bench_train;
 mod demo;
 mod fetch_model;
 mod plan;
@@ -50,6 +51,8 @@ enum BenchArea {
     Model(bench_model::BenchModelArgs),
     /// Phase 0 dedup recall/precision/speed against datasketch and rensa.
     Dedup(bench_dedup::BenchDedupArgs),
+    /// LoRA training tokens/s and peak RSS on SmolLM2-135M against PyTorch + PEFT.
+    Train(bench_train::BenchTrainArgs),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +70,9 @@ fn main() -> ExitCode {
         Command::Bench {
             area: BenchArea::Dedup(args),
         } => bench_dedup::run(args).map(|()| true),
+        Command::Bench {
+            area: BenchArea::Train(args),
+        } => bench_train::run(args).map(|()| true),
         Command::Test(args) => test_cmd::run(args).map(|()| true),
         Command::Tidy => tidy::tidy(&run::workspace_root()),
     };

@@ -12,6 +12,9 @@ pub struct TokenBatch {
     valid: Vec<bool>,
     batch: usize,
     seq: usize,
+    /// Packed rows: 1-based document index per token (0 = padding). Documents attend only
+    /// within themselves and their positions restart at 0.
+    segments: Option<Vec<u32>>,
 }
 
 impl TokenBatch {
@@ -38,7 +41,25 @@ impl TokenBatch {
             valid,
             batch,
             seq,
+            segments: None,
         })
+    }
+
+    /// Packed rows: several documents per row, `segments[i]` the 1-based document index of
+    /// token `i` within its row (0 = padding). Each document is attended causally by itself only
+    /// and its positions restart at 0, as if it were alone in the row (no cross-contamination).
+    pub fn packed(ids: Vec<u32>, segments: Vec<u32>, batch: usize, seq: usize) -> Result<Self> {
+        let valid = segments.iter().map(|&s| s != 0).collect();
+        let mut b = Self::new(ids, valid, batch, seq)?;
+        if segments.len() != batch * seq {
+            return Err(Error::Input(format!(
+                "packed batch of {batch}x{seq} needs {} segment ids, got {}",
+                batch * seq,
+                segments.len()
+            )));
+        }
+        b.segments = Some(segments);
+        Ok(b)
     }
 
     /// Left-pads sequences of different lengths to the longest with `pad_id` (the layout
@@ -76,6 +97,35 @@ impl TokenBatch {
     pub fn valid(&self) -> &[bool] {
         &self.valid
     }
+
+    /// Row-major document indices `[B·T]` of a packed batch.
+    pub fn segments(&self) -> Option<&[u32]> {
+        self.segments.as_deref()
+    }
+
+    /// Position ids `[B·T]` for a fresh (uncached) forward: the count of earlier real tokens in
+    /// the row (left padding gets 0), restarting at each document of a packed row.
+    pub fn positions(&self) -> Vec<i64> {
+        let mut out = Vec::with_capacity(self.ids.len());
+        for row in 0..self.batch {
+            let mut seen = 0i64;
+            let mut current = None;
+            for j in 0..self.seq {
+                let i = row * self.seq + j;
+                if let Some(seg) = &self.segments
+                    && current != Some(seg[i])
+                {
+                    current = Some(seg[i]);
+                    seen = 0;
+                }
+                if self.valid[i] {
+                    seen += 1;
+                }
+                out.push((seen - 1).max(0));
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -87,6 +137,15 @@ mod tests {
         let b = TokenBatch::left_padded(&[vec![5, 6, 7], vec![9]], 0).unwrap();
         assert_eq!(b.ids(), &[5, 6, 7, 0, 0, 9]);
         assert_eq!(b.valid(), &[true, true, true, false, false, true]);
+    }
+
+    #[test]
+    fn packed_positions_restart_per_document() {
+        let b = TokenBatch::packed(vec![1, 2, 3, 4, 5, 0], vec![1, 1, 1, 2, 2, 0], 1, 6).unwrap();
+        assert_eq!(b.positions(), vec![0, 1, 2, 0, 1, 0]);
+        assert_eq!(b.valid(), &[true, true, true, true, true, false]);
+        let l = TokenBatch::left_padded(&[vec![5, 6], vec![9]], 0).unwrap();
+        assert_eq!(l.positions(), vec![0, 1, 0, 0]);
     }
 
     #[test]

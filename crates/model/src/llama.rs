@@ -183,7 +183,9 @@ impl Attention {
             }
             None => (k, v),
         };
-        let (k, v) = if expand_kv && nkv != nh {
+        // burn's attention backward (the autodiff fallback) has no GQA broadcast: expand K/V
+        // whenever gradients flow, as on backends without native GQA.
+        let (k, v) = if (expand_kv || q.is_autodiff()) && nkv != nh {
             (repeat_kv(k, nh / nkv), repeat_kv(v, nh / nkv))
         } else {
             (k, v)
@@ -252,7 +254,7 @@ pub struct Llama {
     /// Untied LM head; `None` when tied to `embed_tokens`.
     pub lm_head: Option<Linear>,
     #[module(skip)]
-    config: LlamaConfig,
+    pub(crate) config: LlamaConfig,
     #[module(skip)]
     rope: RopeTable,
     #[module(skip)]
@@ -447,17 +449,28 @@ impl Llama {
             _ => vec![Vec::new(); b],
         };
         let past = past_valid[0].len();
-        // Positions continue from the number of real tokens already seen (as generate() does).
-        let mut positions = Vec::with_capacity(b * t);
-        for (row, past_row) in past_valid.iter().enumerate() {
-            let mut seen = past_row.iter().filter(|v| **v).count() as i64;
-            for j in 0..t {
-                if batch.valid()[row * t + j] {
-                    seen += 1;
-                }
-                positions.push((seen - 1).max(0));
-            }
+        if batch.segments().is_some() && past > 0 {
+            return Err(Error::Input(
+                "a packed batch cannot extend a KV cache (pack only for training and scoring)"
+                    .into(),
+            ));
         }
+        // Positions continue from the number of real tokens already seen (as generate() does).
+        let positions = if past == 0 {
+            batch.positions()
+        } else {
+            let mut positions = Vec::with_capacity(b * t);
+            for (row, past_row) in past_valid.iter().enumerate() {
+                let mut seen = past_row.iter().filter(|v| **v).count() as i64;
+                for j in 0..t {
+                    if batch.valid()[row * t + j] {
+                        seen += 1;
+                    }
+                    positions.push((seen - 1).max(0));
+                }
+            }
+            positions
+        };
         let max_pos = *positions.iter().max().unwrap_or(&0) as usize;
         if max_pos >= self.rope.max_positions() {
             return Err(Error::Input(format!(
@@ -545,10 +558,28 @@ impl Llama {
         let total = past + t;
         let all_valid =
             batch.valid().iter().all(|v| *v) && past_valid.iter().all(|r| r.iter().all(|v| *v));
-        if all_valid {
+        if all_valid && batch.segments().is_none() {
             return MaskPlan {
                 mask: None,
                 is_causal: t > 1,
+            };
+        }
+        if let Some(seg) = batch.segments() {
+            // Block-diagonal causal: a token sees earlier tokens of its own document only
+            // (padding, segment 0, sees earlier padding, so no row is fully masked).
+            let mut mask = Vec::with_capacity(b * t * t);
+            for row in 0..b {
+                let s = &seg[row * t..(row + 1) * t];
+                for i in 0..t {
+                    for j in 0..t {
+                        mask.push(j > i || s[j] != s[i]);
+                    }
+                }
+            }
+            let mask = Tensor::<4, Bool>::from_data(TensorData::new(mask, [b, 1, t, t]), device);
+            return MaskPlan {
+                mask: Some(mask),
+                is_causal: false,
             };
         }
         // Causal + padding. A padded query keeps its own key so its row is never fully masked

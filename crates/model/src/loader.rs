@@ -185,7 +185,10 @@ pub fn save(model: &Llama, dir: &Path) -> Result<()> {
     }
     .to_string();
     let mut tensors = BTreeMap::new();
+    let dtype = embed.dtype();
+    // LoRA-merged and NF4 projections come back in f32: store everything in the model's dtype.
     let mut put = |name: String, t: Tensor<2>| {
+        let t = if t.dtype() == dtype { t } else { t.cast(dtype) };
         tensors.insert(name, OwnedTensor::from_data(&t.into_data()));
     };
     put("model.embed_tokens.weight".into(), embed);

@@ -46,4 +46,35 @@ pub enum Error {
         /// `"dequantize"` or `"quantize"`.
         op: &'static str,
     },
+    /// NF4: a block size the format does not take.
+    #[error("nf4: {what} {blocksize} is not supported; bitsandbytes accepts {accepted}")]
+    Nf4Blocksize {
+        /// Which block size (`"blocksize"` or `"double-quantisation blocksize"`).
+        what: &'static str,
+        /// The size given.
+        blocksize: usize,
+        /// The sizes accepted.
+        accepted: &'static str,
+    },
+    /// NF4: nothing to quantise.
+    #[error("nf4: cannot quantise an empty tensor")]
+    Nf4Empty,
+    /// NF4: a buffer does not have the length the element count implies.
+    #[error(
+        "nf4 tensor of {numel} values (blocksize {blocksize}): {what} has {actual} entries, \
+         expected {expected}"
+    )]
+    Nf4Length {
+        /// Which buffer (`"packed codes"`, `"absmax"`, `"absmax codes"`, `"absmax scales"`,
+        /// `"output buffer"`).
+        what: &'static str,
+        /// Element count of the tensor.
+        numel: usize,
+        /// Elements per absmax block.
+        blocksize: usize,
+        /// Entries the buffer needs.
+        expected: usize,
+        /// Entries it has.
+        actual: usize,
+    },
 }

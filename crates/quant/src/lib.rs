@@ -6,12 +6,19 @@
 //! quantisers cover the formats whose reference code is a few lines (Q8_0, Q4_0, Q4_1); they follow
 //! `quantize_row_*_ref`. This crate knows nothing about tensors or burn: it maps byte slices to
 //! `f32` slices, row by row.
+//!
+//! [`nf4`] adds QLoRA's 4-bit NormalFloat (Dettmers et al. 2023) with bitsandbytes' layout:
+//! [`Nf4Tensor`] quantises a flat `f32` slice in absmax blocks, optionally double-quantising the
+//! absmax values, bit-exact with bitsandbytes 0.50.2's CPU backend (`quantize_4bit` /
+//! `dequantize_4bit`, `quant_type="nf4"`).
 
 #![warn(missing_docs)]
 
 mod error;
 mod float;
 mod k_quants;
+pub mod nf4;
+mod nf4_double;
 mod q4;
 mod q8_0;
 mod types;
@@ -21,6 +28,9 @@ use rayon::prelude::*;
 pub use error::{Error, Result};
 pub use float::{bf16_bits_from_f32, f16_bits_from_f32};
 pub use k_quants::{QK_K, get_scale_min_k4};
+pub use nf4::{
+    NF4_BLOCKSIZE, NF4_CODE, NF4_DQ_BLOCKSIZE, Nf4Absmax, Nf4Tensor, dynamic_map_signed,
+};
 pub use types::GgmlType;
 
 /// Element count above which [`dequantize`] splits the work over rayon's thread pool.

@@ -154,3 +154,21 @@ pub fn assert_close(actual: &[f32], expected: &[f32], atol: f64, what: &str) {
         expected[i]
     );
 }
+
+/// Asserts the normwise relative error `max|actual − expected| / max|expected| <= rtol` (the
+/// "max relative error" of a whole tensor; elementwise ratios are meaningless near zero).
+#[track_caller]
+pub fn assert_rel_close(actual: &[f32], expected: &[f32], rtol: f64, what: &str) {
+    let (d, i) = max_abs_diff(actual, expected);
+    let scale = expected
+        .iter()
+        .fold(0.0f64, |m, v| m.max((*v as f64).abs()))
+        .max(1e-30);
+    assert!(
+        d / scale <= rtol,
+        "{what}: max |Δ| / max |expected| = {:.3e} > {rtol:.1e} at index {i} (actual {}, expected {})",
+        d / scale,
+        actual[i],
+        expected[i]
+    );
+}

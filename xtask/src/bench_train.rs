@@ -1,0 +1,131 @@
+//! `cargo xtask bench train`: LoRA training tokens/s and peak RSS on SmolLM2-135M (seq 256,
+//! micro-batch 4, rank 16, all linears, f32), ours (`phase1_training speed`) against PyTorch +
+//! PEFT doing the same steps in the same run (`xtask/peers/bench_train.py`; skipped with a
+//! message when torch or peft is absent).
+
+use std::process::Command;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use serde_json::Value;
+
+use crate::fetch_model::{FetchModelArgs, fetch_model};
+use crate::util;
+
+/// Arguments of `bench train`.
+#[derive(Debug, Args)]
+pub struct BenchTrainArgs {
+    /// Tokens per sequence.
+    #[arg(long, default_value_t = 256)]
+    pub seq: usize,
+    /// Sequences per step.
+    #[arg(long, default_value_t = 4)]
+    pub batch: usize,
+    /// LoRA rank.
+    #[arg(long, default_value_t = 16)]
+    pub rank: usize,
+    /// Timed steps.
+    #[arg(long, default_value_t = 3)]
+    pub steps: usize,
+    /// Also measure QLoRA (NF4 base), ours only.
+    #[arg(long)]
+    pub qlora: bool,
+    /// Don't rewrite docs/BENCHMARKS.md.
+    #[arg(long)]
+    pub no_record: bool,
+}
+
+/// Runs the benchmark and records it.
+pub fn run(args: &BenchTrainArgs) -> Result<()> {
+    let root = util::root();
+    let model = fetch_model(&FetchModelArgs {
+        name: "smollm2".into(),
+        out: root.join("artifacts"),
+        cache: root.join(".cache/models"),
+        dtype: "f32".into(),
+        plan: false,
+        force: false,
+        input: vec![],
+    })?;
+    util::build_bins()?;
+    let ours_run = |method: &str| -> Result<Value> {
+        let out = util::run_capture(
+            Command::new(util::bin("phase1_training"))
+                .arg("speed")
+                .arg("--model")
+                .arg(model.dir())
+                .args(["--method", method])
+                .args(["--seq", &args.seq.to_string()])
+                .args(["--batch", &args.batch.to_string()])
+                .args(["--rank", &args.rank.to_string()])
+                .args(["--steps", &args.steps.to_string()]),
+        )?;
+        serde_json::from_str(out.trim().lines().last().unwrap_or("{}"))
+            .context("parsing our speed report")
+    };
+    let ours = ours_run("lora")?;
+    let ours_q = if args.qlora {
+        Some(ours_run("qlora")?)
+    } else {
+        None
+    };
+    let peer = util::run_capture(
+        Command::new(cogumi_fetch::python())
+            .arg(root.join("xtask/peers/bench_train.py"))
+            .arg(model.dir())
+            .args(["--seq", &args.seq.to_string()])
+            .args(["--batch", &args.batch.to_string()])
+            .args(["--rank", &args.rank.to_string()])
+            .args(["--steps", &args.steps.to_string()]),
+    )?;
+    let peer: Value = serde_json::from_str(peer.trim().lines().last().unwrap_or("{}"))
+        .context("parsing the PyTorch peer's report")?;
+    let f = |v: &Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+    let mut table = format!(
+        "## Training: LoRA on SmolLM2-135M-Instruct f32, CPU\n\n`cargo xtask bench train`: seq {}, micro-batch {}, rank {} on all 7 projections, AdamW, one step per micro-batch, {} timed steps after 1 warm-up; {}; measured {}.\n\n",
+        args.seq,
+        args.batch,
+        args.rank,
+        args.steps,
+        util::machine(),
+        util::today()
+    );
+    table.push_str("| Implementation | tokens/s | s/step | peak RSS MiB |\n|---|---|---|---|\n");
+    table.push_str(&format!(
+        "| Cogumi LoRA (burn 0.22.1 flex) | {:.1} | {:.2} | {:.0} |\n",
+        f(&ours, "tokens_per_s"),
+        f(&ours, "step_s"),
+        f(&ours, "peak_rss_mib")
+    ));
+    if let Some(q) = &ours_q {
+        table.push_str(&format!(
+            "| Cogumi QLoRA (NF4 base, double quant) | {:.1} | {:.2} | {:.0} |\n",
+            f(q, "tokens_per_s"),
+            f(q, "step_s"),
+            f(q, "peak_rss_mib")
+        ));
+    }
+    if let Some(skip) = peer["skipped"].as_str() {
+        table.push_str(&format!("| PyTorch + PEFT peer | skipped: {skip} | | |\n"));
+    } else {
+        table.push_str(&format!(
+            "| PyTorch {} + PEFT {} ({} threads) | {:.1} | {:.2} | {:.0} |\n",
+            peer["torch"].as_str().unwrap_or("?"),
+            peer["peft"].as_str().unwrap_or("?"),
+            peer["threads"].as_u64().unwrap_or(0),
+            f(&peer, "tokens_per_s"),
+            f(&peer, "step_s"),
+            f(&peer, "peak_rss_mib")
+        ));
+        table.push_str(&format!(
+            "\nRatio (ours / PyTorch): throughput {:.2}×, peak memory {:.2}× (goal: ≥ 1.0× throughput at ≤ 1.0× memory).\n",
+            f(&ours, "tokens_per_s") / f(&peer, "tokens_per_s"),
+            f(&ours, "peak_rss_mib") / f(&peer, "peak_rss_mib")
+        ));
+    }
+    println!("{table}");
+    if !args.no_record {
+        util::write_bench_section("train", &table)?;
+    }
+    Ok(())
+}
