@@ -73,6 +73,9 @@ pub struct DataConfig {
     pub eval_sets: Vec<std::path::PathBuf>,
     /// n-gram length of decontamination (13, as GPT-3 and lm-eval).
     pub ngram: usize,
+    /// n-grams found in more than this many training rows are template boilerplate, not
+    /// leakage (`None`: every shared n-gram removes the row).
+    pub ngram_max_train_rows: Option<usize>,
     /// Other datasets mixed with the input (which gets weight `input_weight`).
     pub mix: Vec<MixSource>,
     /// Weight of the main input in the mix.
@@ -91,6 +94,7 @@ impl Default for DataConfig {
             val_fraction: 0.05,
             eval_sets: Vec::new(),
             ngram: 13,
+            ngram_max_train_rows: Some(10),
             mix: Vec::new(),
             input_weight: 1.0,
         }

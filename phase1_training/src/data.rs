@@ -9,8 +9,8 @@ use anyhow::{Context, Result, bail};
 use cogumi_artifact::Artifact;
 use cogumi_dataset::schema::Example;
 use cogumi_dataset::{
-    BidirOptions, EncodeOptions, PackStrategy, Quarantined, bidirectional, decontaminate,
-    encode_example, example_text, mix, pack, read_jsonl,
+    BidirOptions, EncodeOptions, PackStrategy, Quarantined, bidirectional,
+    decontaminate_ignoring_common, encode_example, example_text, mix, pack, read_jsonl,
 };
 use cogumi_tokenizer::Tokenizer;
 use cogumi_train::Row;
@@ -167,7 +167,8 @@ pub fn build_rows(
                 .map(example_text),
         );
     }
-    let (kept, removed) = decontaminate(train, &eval_texts, cfg.ngram);
+    let (kept, removed) =
+        decontaminate_ignoring_common(train, &eval_texts, cfg.ngram, cfg.ngram_max_train_rows);
     report.decontaminated = removed.len();
     report.decontaminated_examples = removed
         .iter()

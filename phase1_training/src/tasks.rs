@@ -3,6 +3,7 @@
 //! report shows what fine-tuning changed, not what it was assumed to change.
 
 use anyhow::Result;
+use cogumi_dataset::check::Check;
 use cogumi_dataset::schema::Example;
 use cogumi_dataset::to_messages;
 use cogumi_model::{GenerateConfig, Llama, Prompt, SamplingConfig, generate_text};
@@ -20,10 +21,15 @@ pub struct TaskScore {
     pub accuracy: f64,
 }
 
-/// The checkable rows among `test`, at most `n`, in order.
+/// The checkable rows among `test`, at most `n`, in order. Rows graded by unit tests are left
+/// to phase 9's sandboxed harness: here only answers checkable from the text itself count.
 pub fn checkable(test: &[Example], n: usize) -> Vec<Example> {
     test.iter()
-        .filter(|e| e.answer.is_some())
+        .filter(|e| {
+            e.answer
+                .as_ref()
+                .is_some_and(|c| !matches!(c, Check::PythonTests { .. }))
+        })
         .take(n)
         .cloned()
         .collect()

@@ -156,7 +156,9 @@ pub fn run(args: &TrainArgs, common: &CommonArgs) -> Result<Option<Artifact>> {
         cogumi_cli::Started::Exists(a) => return Ok(Some(a)),
         cogumi_cli::Started::New(w) => w,
     };
-    let (model, tok) = model_io::load_for_training(&args.model, &common.device, &args.dtype)?;
+    // Generation and scoring run on the plain device: autodiff would record (and keep) a graph
+    // for every decoded token.
+    let (model, tok) = model_io::load(&args.model, &common.device, &args.dtype)?;
     let pad = data::pad_id(&tok);
     let (train_rows, val_rows, data_report) =
         data::build_rows(&splits, &tok, pad, &cfg.data, common.seed)?;
@@ -182,6 +184,7 @@ pub fn run(args: &TrainArgs, common: &CommonArgs) -> Result<Option<Artifact>> {
             cfg.tasks.max_new_tokens,
         )?)
     };
+    let model = cogumi_train::for_training(model);
     let (mut model, summary) = match cfg.method {
         Method::Full => (model.untie_cache(), None),
         Method::Lora | Method::Qlora => {
@@ -208,7 +211,6 @@ pub fn run(args: &TrainArgs, common: &CommonArgs) -> Result<Option<Artifact>> {
         resume: !args.no_resume,
     };
     let bar = cogumi_cli::progress_bar(cfg.train.total_steps(train_rows.len()), "train");
-    let mut log = Vec::new();
     let report = train(
         &mut model,
         &train_rows,
@@ -226,15 +228,15 @@ pub fn run(args: &TrainArgs, common: &CommonArgs) -> Result<Option<Artifact>> {
                     .map(|v| format!(" · val {v:.4}"))
                     .unwrap_or_default()
             ));
-            log.push(m.clone());
         },
     )?;
     bar.finish_and_clear();
     let after = if task_rows.is_empty() {
         None
     } else {
+        let view = cogumi_train::for_inference(&model);
         Some(tasks::score(
-            &model,
+            &view,
             &tok,
             &task_rows,
             cfg.tasks.max_new_tokens,

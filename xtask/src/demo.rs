@@ -1,5 +1,6 @@
 //! `cargo xtask demo`: the main job on the embedded default. Runs the `smollm2-demo` pipeline
-//! (fetch + import SmolLM2, phase 0 dataset) through the orchestrator, then chats with the model,
+//! (fetch + import SmolLM2, phase 0 dataset, phase 1 LoRA fine-tune + merge + draft-model
+//! distillation) through the orchestrator, then chats with the model,
 //! measures perplexity on the bundled English text and prints a short report with tokens/s.
 //! Every step is a subprocess a user could type; the report lands in `artifacts/demo/report.md`.
 
@@ -58,6 +59,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         report.push_str(&format!("| {step} | `{}` |\n", rel(&root, dir)));
     }
     report.push_str(&phase0_summary(&outputs));
+    report.push_str(&phase1_summary(&root, &outputs));
 
     report.push_str("\n## Chat (greedy)\n\n");
     let mut decode_rates = Vec::new();
@@ -121,6 +123,60 @@ fn num(v: &Value, k: &str) -> f64 {
 
 fn rel(root: &Path, p: &Path) -> String {
     p.strip_prefix(root).unwrap_or(p).display().to_string()
+}
+
+/// Phase 1 figures from the train / distill manifests, when the preset ran phase 1: the
+/// validation loss and held-out task accuracy before and after the LoRA run, and the draft
+/// model's agreement with its teacher.
+fn phase1_summary(root: &Path, outputs: &std::collections::HashMap<String, PathBuf>) -> String {
+    let metrics = |step: &str| -> Option<Value> {
+        let dir = outputs.get(step)?;
+        let text = std::fs::read_to_string(dir.join("manifest.json")).ok()?;
+        let v: Value = serde_json::from_str(&text).ok()?;
+        Some(v["metrics"].clone())
+    };
+    let mut out = String::new();
+    if let Some(m) = metrics("train") {
+        let dir = &outputs["train"];
+        out.push_str(&format!(
+            "\n## Phase 1: LoRA fine-tune (rank 16, all linears)\n\n\
+             | | before | after |\n|---|---|---|\n\
+             | validation loss | {:.4} | {:.4} (best {:.4}) |\n\
+             | held-out task accuracy ({} rows) | {:.1} % | {:.1} % |\n\n\
+             {} optimiser steps, {} training tokens at {:.0} tokens/s, peak RSS {:.0} MiB. \
+             Loss curve: `{}`; adapter (PEFT format): `{}`.\n",
+            num(&m, "val_loss_initial"),
+            num(&m, "val_loss_final"),
+            num(&m, "val_loss_best"),
+            m["task_rows"].as_u64().unwrap_or(0),
+            100.0 * num(&m, "task_accuracy_before"),
+            100.0 * num(&m, "task_accuracy_after"),
+            m["steps"].as_u64().unwrap_or(0),
+            m["tokens"].as_u64().unwrap_or(0),
+            num(&m, "tokens_per_s"),
+            num(&m, "peak_rss_bytes") / 1048576.0,
+            rel(root, &dir.join("loss.svg")),
+            rel(root, dir),
+        ));
+    }
+    if let Some(dir) = outputs.get("merge") {
+        out.push_str(&format!("\nMerged HF checkpoint: `{}`.\n", rel(root, dir)));
+    }
+    if let Some(m) = metrics("distill") {
+        out.push_str(&format!(
+            "\n## Phase 1E: draft model ({} of {} layers, distilled)\n\n\
+             Teacher–student top-1 agreement {:.1} % → {:.1} %, KL(teacher ‖ student) {:.3} → {:.3} \
+             ({} steps).\n",
+            m["student_layers"].as_u64().unwrap_or(0),
+            m["teacher_layers"].as_u64().unwrap_or(0),
+            100.0 * num(&m, "top1_agreement_before"),
+            100.0 * num(&m, "top1_agreement_after"),
+            num(&m, "kl_before"),
+            num(&m, "kl_after"),
+            m["steps"].as_u64().unwrap_or(0),
+        ));
+    }
+    out
 }
 
 /// A few lines from the phase 0 stats artifact, when the preset ran phase 0.

@@ -106,6 +106,21 @@ impl EvalIndex {
         })
     }
 
+    /// Every n-gram of `words` found in an evaluation text: (n-gram hash, eval index, start).
+    fn ngram_hits(&self, words: &[String]) -> Vec<(u64, usize, usize)> {
+        let hashes = word_hashes(words);
+        let mut out = Vec::new();
+        for (at, gram) in hashes.windows(self.n).enumerate() {
+            let h = run_hash(gram);
+            if let Some(&(e, start)) = self.grams.get(&h)
+                && self.words[e][start..start + self.n] == words[at..at + self.n]
+            {
+                out.push((h, e, at));
+            }
+        }
+        out
+    }
+
     /// The evaluation text whose words are exactly `words`, if it is a short one.
     fn short_hit(&self, words: &[String]) -> Option<usize> {
         if words.is_empty() || words.len() >= self.n {
@@ -147,12 +162,56 @@ pub fn decontaminate(
         n
     )
     .entered();
+    decontaminate_ignoring_common(train, eval_texts, n, None)
+}
+
+/// [`decontaminate`], except that an n-gram shared by more than `max_train_rows` training rows
+/// is treated as boilerplate (a prompt template, a licence line), not as leakage: templated
+/// curricula share long instructions between every row of a task, and a copied evaluation item
+/// shows up in one or two rows, not in hundreds. `None` = every shared n-gram counts.
+pub fn decontaminate_ignoring_common(
+    train: Vec<Example>,
+    eval_texts: &[String],
+    n: usize,
+    max_train_rows: Option<usize>,
+) -> (Vec<Example>, Vec<Removed>) {
+    let n = n.max(1);
     let index = EvalIndex::new(eval_texts, n);
+    // How many training rows contain each shared n-gram (only n-grams that hit an eval text).
+    let common: std::collections::HashSet<u64> = match max_train_rows {
+        None => Default::default(),
+        Some(limit) => {
+            let mut df: HashMap<u64, usize> = HashMap::new();
+            for ex in &train {
+                let words = normalized_words(&example_text(ex));
+                let mut seen: Vec<u64> =
+                    index.ngram_hits(&words).into_iter().map(|h| h.0).collect();
+                seen.sort_unstable();
+                seen.dedup();
+                for h in seen {
+                    *df.entry(h).or_default() += 1;
+                }
+            }
+            df.into_iter()
+                .filter(|&(_, c)| c > limit)
+                .map(|(h, _)| h)
+                .collect()
+        }
+    };
     let mut kept = Vec::with_capacity(train.len());
     let mut removed = Vec::new();
     for ex in train {
         let words = normalized_words(&example_text(&ex));
-        let hit = match index.ngram_hit(&words) {
+        let first = if common.is_empty() {
+            index.ngram_hit(&words)
+        } else {
+            index
+                .ngram_hits(&words)
+                .into_iter()
+                .find(|(h, _, _)| !common.contains(h))
+                .map(|(_, e, at)| (e, at))
+        };
+        let hit = match first {
             Some((e, at)) => Some((
                 e,
                 format!("{n}-gram overlap: {:?}", words[at..at + n].join(" ")),
@@ -318,6 +377,39 @@ mod tests {
         assert_eq!(
             (removed[0].id.as_str(), removed[0].matched_eval_index),
             ("r12345", 321)
+        );
+    }
+
+    #[test]
+    fn ngrams_shared_by_many_training_rows_are_boilerplate_not_leakage() {
+        let template = "write a one sentence summary of no more than twenty five words of the text below please";
+        let eval = vec![format!("{template}: the eval passage about volcanoes")];
+        let mut train: Vec<Example> = (0..20)
+            .map(|i| {
+                row(
+                    &format!("t{i}"),
+                    &format!("{template}: passage number {i}"),
+                    "ok",
+                )
+            })
+            .collect();
+        train.push(row(
+            "leak",
+            &format!("{template}: the eval passage about volcanoes"),
+            "ok",
+        ));
+        let (kept, removed) = decontaminate(train.clone(), &eval, 13);
+        assert_eq!(
+            (kept.len(), removed.len()),
+            (0, 21),
+            "plain rule removes every templated row"
+        );
+        let (kept, removed) = decontaminate_ignoring_common(train, &eval, 13, Some(10));
+        assert_eq!(kept.len(), 20);
+        assert_eq!(removed.len(), 1);
+        assert_eq!(
+            removed[0].id, "leak",
+            "the copied eval item is still caught"
         );
     }
 }

@@ -28,5 +28,6 @@ pub use load::{Quarantined, example_text, read_jsonl};
 pub use pack::{PackStats, PackStrategy, Packed, pack, stats};
 pub use transforms::{
     BidirOptions, BidirResult, DEFAULT_NGRAM, DEFAULT_REVERSE_TEMPLATE, MixResult, Removed,
-    SourceCount, bidirectional, decontaminate, mix, normalized_words,
+    SourceCount, bidirectional, decontaminate, decontaminate_ignoring_common, mix,
+    normalized_words,
 };

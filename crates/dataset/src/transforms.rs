@@ -11,7 +11,9 @@ use serde_json::Value;
 use crate::chat_encode::user_text;
 use crate::schema::{Example, Role};
 
-pub use crate::decontam::{DEFAULT_NGRAM, Removed, decontaminate, normalized_words};
+pub use crate::decontam::{
+    DEFAULT_NGRAM, Removed, decontaminate, decontaminate_ignoring_common, normalized_words,
+};
 pub use crate::mix::{MixResult, SourceCount, mix};
 
 /// The default reverse-task instruction; `{response}` is replaced by the original response.

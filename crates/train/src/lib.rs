@@ -37,6 +37,13 @@ pub fn for_training(model: cogumi_model::Llama) -> cogumi_model::Llama {
     model.train()
 }
 
+/// A view of a training model without autodiff or dropout (burn's `Module::valid`), for
+/// generation and scoring: running those on the autodiff device would record a graph per token.
+pub fn for_inference(model: &cogumi_model::Llama) -> cogumi_model::Llama {
+    use burn::module::Module;
+    model.valid()
+}
+
 /// Peak resident memory of this process so far (Linux `VmHWM`), in bytes.
 pub fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
