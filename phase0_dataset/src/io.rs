@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use cogumi_artifact::{Artifact, ArtifactWriter, InputRef, SCHEMA_VERSION};
-use cogumi_cli::{CommonArgs, Started};
+use cogumi_cli::CommonArgs;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -29,16 +29,7 @@ pub fn start(
     config: serde_json::Value,
 ) -> anyhow::Result<Result<ArtifactWriter, Option<Artifact>>> {
     let producer = cogumi_artifact::producer!(subcommand);
-    Ok(
-        match cogumi_cli::begin(common, kind, producer, inputs, &config)? {
-            Started::Planned => Err(None),
-            Started::Exists(artifact) => {
-                tracing::info!(kind, id = %artifact.id(), "artifact already complete; reusing it");
-                Err(Some(artifact))
-            }
-            Started::New(writer) => Ok(writer),
-        },
-    )
+    Ok(cogumi_cli::begin(common, kind, producer, inputs, &config)?.into_writer())
 }
 
 /// Opens an input artifact and checks its kind and schema version before any work.

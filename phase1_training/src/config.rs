@@ -158,3 +158,54 @@ pub fn load(path: Option<&std::path::Path>) -> anyhow::Result<Phase1Config> {
         .try_into()
         .with_context(|| format!("config {}: invalid phase 1 settings", path.display()))
 }
+
+/// Loop and data flags shared by `train` and `distill`; each overrides the config file.
+#[derive(clap::Args, Debug, Clone)]
+pub struct LoopArgs {
+    /// Peak learning rate.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Passes over the data.
+    #[arg(long)]
+    pub epochs: Option<f64>,
+    /// Stop after this many optimiser steps.
+    #[arg(long)]
+    pub max_steps: Option<u64>,
+    /// Tokens per training sequence.
+    #[arg(long)]
+    pub seq_len: Option<usize>,
+    /// Sequences per forward pass.
+    #[arg(long)]
+    pub micro_batch: Option<usize>,
+    /// Use at most N training rows.
+    #[arg(long)]
+    pub max_train_rows: Option<usize>,
+    /// Start from scratch even if checkpoints of this run exist.
+    #[arg(long)]
+    pub no_resume: bool,
+}
+
+impl LoopArgs {
+    /// Applies the given flags to `cfg`, and the run's seed.
+    pub fn apply(&self, cfg: &mut Phase1Config, seed: u64) {
+        if let Some(v) = self.lr {
+            cfg.train.lr = v
+        }
+        if let Some(v) = self.epochs {
+            cfg.train.epochs = v
+        }
+        if self.max_steps.is_some() {
+            cfg.train.max_steps = self.max_steps
+        }
+        if let Some(v) = self.seq_len {
+            cfg.data.seq_len = v
+        }
+        if let Some(v) = self.micro_batch {
+            cfg.train.micro_batch = v
+        }
+        if self.max_train_rows.is_some() {
+            cfg.data.max_train_rows = self.max_train_rows
+        }
+        cfg.train.seed = seed;
+    }
+}

@@ -14,7 +14,7 @@ use cogumi_train::loss::KlDirection;
 use cogumi_train::{CheckpointPlan, train};
 use serde_json::json;
 
-use crate::config::Phase1Config;
+use crate::config::{LoopArgs, Phase1Config};
 use crate::output::{self, RunOutputs};
 use crate::{data, model_io};
 
@@ -45,27 +45,9 @@ pub struct DistillArgs {
     /// Weight of the data cross-entropy term.
     #[arg(long)]
     pub ce_weight: Option<f64>,
-    /// Peak learning rate.
-    #[arg(long)]
-    pub lr: Option<f64>,
-    /// Stop after this many optimiser steps.
-    #[arg(long)]
-    pub max_steps: Option<u64>,
-    /// Passes over the data.
-    #[arg(long)]
-    pub epochs: Option<f64>,
-    /// Tokens per sequence.
-    #[arg(long)]
-    pub seq_len: Option<usize>,
-    /// Sequences per forward pass.
-    #[arg(long)]
-    pub micro_batch: Option<usize>,
-    /// Use at most N training rows.
-    #[arg(long)]
-    pub max_train_rows: Option<usize>,
-    /// Start from scratch even if checkpoints exist.
-    #[arg(long)]
-    pub no_resume: bool,
+    /// Loop and data flags shared with `train`.
+    #[command(flatten)]
+    pub loop_args: LoopArgs,
 }
 
 /// `k` indices spread evenly over `0..n`, first and last included.
@@ -95,25 +77,7 @@ pub fn run(args: &DistillArgs, common: &CommonArgs) -> Result<Option<Artifact>> 
     if let Some(w) = args.ce_weight {
         cfg.distill.ce_weight = w
     }
-    if let Some(v) = args.lr {
-        cfg.train.lr = v
-    }
-    if args.max_steps.is_some() {
-        cfg.train.max_steps = args.max_steps
-    }
-    if let Some(v) = args.epochs {
-        cfg.train.epochs = v
-    }
-    if let Some(v) = args.seq_len {
-        cfg.data.seq_len = v
-    }
-    if let Some(v) = args.micro_batch {
-        cfg.train.micro_batch = v
-    }
-    if args.max_train_rows.is_some() {
-        cfg.data.max_train_rows = args.max_train_rows
-    }
-    cfg.train.seed = common.seed;
+    args.loop_args.apply(&mut cfg, common.seed);
     let teacher_art = model_io::open_model_artifact(&args.teacher)?;
     let student_art = match &args.student {
         Some(s) => model_io::open_model_artifact(s)?,
@@ -145,10 +109,11 @@ pub fn run(args: &DistillArgs, common: &CommonArgs) -> Result<Option<Artifact>> 
         cogumi_artifact::producer!("distill"),
         inputs,
         &resolved,
-    )? {
-        cogumi_cli::Started::Planned => return Ok(None),
-        cogumi_cli::Started::Exists(a) => return Ok(Some(a)),
-        cogumi_cli::Started::New(w) => w,
+    )?
+    .into_writer()
+    {
+        Ok(w) => w,
+        Err(done) => return Ok(done),
     };
     let student_dir = args.student.clone().unwrap_or_else(|| args.teacher.clone());
     let (student, _) = model_io::load_for_training(&student_dir, &common.device, "f32")?;
@@ -182,7 +147,7 @@ pub fn run(args: &DistillArgs, common: &CommonArgs) -> Result<Option<Artifact>> 
     );
     let ckpt = CheckpointPlan {
         dir: Some(output::checkpoint_dir(common, "model", writer.id())),
-        resume: !args.no_resume,
+        resume: !args.loop_args.no_resume,
     };
     let bar = cogumi_cli::progress_bar(cfg.train.total_steps(train_rows.len()), "distill");
     let objective = Objective::Distill {

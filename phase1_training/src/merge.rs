@@ -55,10 +55,11 @@ pub fn run(args: &MergeArgs, common: &CommonArgs) -> Result<Option<Artifact>> {
         cogumi_artifact::producer!("merge"),
         inputs,
         &config,
-    )? {
-        cogumi_cli::Started::Planned => return Ok(None),
-        cogumi_cli::Started::Exists(a) => return Ok(Some(a)),
-        cogumi_cli::Started::New(w) => w,
+    )?
+    .into_writer()
+    {
+        Ok(w) => w,
+        Err(done) => return Ok(done),
     };
     let (model, _) = model_io::load(&args.model, &common.device, &args.dtype)?;
     let (model, cfg) = cogumi_train::peft::load_adapter(model, &args.adapter, BaseFormat::Dense)

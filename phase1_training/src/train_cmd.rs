@@ -12,7 +12,7 @@ use cogumi_train::distill::Objective;
 use cogumi_train::{BaseFormat, CheckpointPlan, attach_lora, train};
 use serde_json::json;
 
-use crate::config::{Method, Phase1Config};
+use crate::config::{LoopArgs, Method, Phase1Config};
 use crate::output::{self, RunOutputs};
 use crate::{data, model_io, tasks};
 
@@ -37,42 +37,24 @@ pub struct TrainArgs {
     /// LoRA alpha.
     #[arg(long)]
     pub alpha: Option<f64>,
-    /// Peak learning rate.
-    #[arg(long)]
-    pub lr: Option<f64>,
-    /// Passes over the data.
-    #[arg(long)]
-    pub epochs: Option<f64>,
-    /// Stop after this many optimiser steps.
-    #[arg(long)]
-    pub max_steps: Option<u64>,
-    /// Tokens per training sequence.
-    #[arg(long)]
-    pub seq_len: Option<usize>,
-    /// Sequences per forward pass.
-    #[arg(long)]
-    pub micro_batch: Option<usize>,
     /// Micro-batches per optimiser step.
     #[arg(long)]
     pub grad_accum: Option<usize>,
     /// Validate every N steps.
     #[arg(long)]
     pub eval_every: Option<u64>,
-    /// Use at most N training rows.
-    #[arg(long)]
-    pub max_train_rows: Option<usize>,
     /// Grade N held-out checkable rows before and after training.
     #[arg(long)]
     pub task_rows: Option<usize>,
     /// Add reverse (response → instruction) pairs.
     #[arg(long)]
     pub bidirectional: bool,
+    /// Loop and data flags shared with `distill`.
+    #[command(flatten)]
+    pub loop_args: LoopArgs,
     /// Compute dtype of the base (f32, bf16).
     #[arg(long, default_value = "f32")]
     pub dtype: String,
-    /// Start from scratch even if checkpoints of this run exist.
-    #[arg(long)]
-    pub no_resume: bool,
 }
 
 /// Applies flag overrides to the config.
@@ -86,29 +68,11 @@ pub fn resolve(args: &TrainArgs, mut cfg: Phase1Config, seed: u64) -> Phase1Conf
     if let Some(a) = args.alpha {
         cfg.lora.alpha = a
     }
-    if let Some(v) = args.lr {
-        cfg.train.lr = v
-    }
-    if let Some(v) = args.epochs {
-        cfg.train.epochs = v
-    }
-    if args.max_steps.is_some() {
-        cfg.train.max_steps = args.max_steps
-    }
-    if let Some(v) = args.seq_len {
-        cfg.data.seq_len = v
-    }
-    if let Some(v) = args.micro_batch {
-        cfg.train.micro_batch = v
-    }
     if let Some(v) = args.grad_accum {
         cfg.train.grad_accum = v
     }
     if let Some(v) = args.eval_every {
         cfg.train.eval_every = v
-    }
-    if args.max_train_rows.is_some() {
-        cfg.data.max_train_rows = args.max_train_rows
     }
     if let Some(v) = args.task_rows {
         cfg.tasks.rows = v
@@ -116,7 +80,7 @@ pub fn resolve(args: &TrainArgs, mut cfg: Phase1Config, seed: u64) -> Phase1Conf
     if args.bidirectional {
         cfg.data.bidirectional = true
     }
-    cfg.train.seed = seed;
+    args.loop_args.apply(&mut cfg, seed);
     cfg
 }
 
@@ -151,10 +115,9 @@ pub fn run(args: &TrainArgs, common: &CommonArgs) -> Result<Option<Artifact>> {
         inputs,
         &resolved,
     )?;
-    let mut writer = match started {
-        cogumi_cli::Started::Planned => return Ok(None),
-        cogumi_cli::Started::Exists(a) => return Ok(Some(a)),
-        cogumi_cli::Started::New(w) => w,
+    let mut writer = match started.into_writer() {
+        Ok(w) => w,
+        Err(done) => return Ok(done),
     };
     // Generation and scoring run on the plain device: autodiff would record (and keep) a graph
     // for every decoded token.
@@ -208,7 +171,7 @@ pub fn run(args: &TrainArgs, common: &CommonArgs) -> Result<Option<Artifact>> {
     };
     let ckpt = CheckpointPlan {
         dir: Some(output::checkpoint_dir(common, kind, writer.id())),
-        resume: !args.no_resume,
+        resume: !args.loop_args.no_resume,
     };
     let bar = cogumi_cli::progress_bar(cfg.train.total_steps(train_rows.len()), "train");
     let report = train(

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::Value;
 
-use crate::fetch_model::{FetchModelArgs, fetch_model};
+use crate::fetch_model::embedded_default;
 use crate::util;
 
 /// Arguments of `bench model`.
@@ -31,15 +31,7 @@ pub struct BenchModelArgs {
 /// Runs the benchmark and records it.
 pub fn run(args: &BenchModelArgs) -> Result<()> {
     let root = util::root();
-    let model = fetch_model(&FetchModelArgs {
-        name: "smollm2".into(),
-        out: root.join("artifacts"),
-        cache: root.join(".cache/models"),
-        dtype: "f32".into(),
-        plan: false,
-        force: false,
-        input: vec![],
-    })?;
+    let model = embedded_default()?;
     util::build_bins()?;
     let ours = util::run_capture(
         Command::new(util::bin("phase9_validation"))
@@ -59,8 +51,7 @@ pub fn run(args: &BenchModelArgs) -> Result<()> {
             .args(["--decode", &args.new_tokens.to_string()])
             .args(["--repeats", &args.repeats.to_string()]),
     )?;
-    let peer: Value = serde_json::from_str(peer.trim().lines().last().unwrap_or("{}"))
-        .context("parsing the PyTorch peer's report")?;
+    let peer: Value = util::last_json_line(&peer).context("parsing the PyTorch peer's report")?;
     let f = |v: &Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN);
     let mut table = String::new();
     table.push_str(&format!(

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::Value;
 
-use crate::fetch_model::{FetchModelArgs, fetch_model};
+use crate::fetch_model::embedded_default;
 use crate::util;
 
 /// Arguments of `bench train`.
@@ -38,15 +38,7 @@ pub struct BenchTrainArgs {
 /// Runs the benchmark and records it.
 pub fn run(args: &BenchTrainArgs) -> Result<()> {
     let root = util::root();
-    let model = fetch_model(&FetchModelArgs {
-        name: "smollm2".into(),
-        out: root.join("artifacts"),
-        cache: root.join(".cache/models"),
-        dtype: "f32".into(),
-        plan: false,
-        force: false,
-        input: vec![],
-    })?;
+    let model = embedded_default()?;
     util::build_bins()?;
     let ours_run = |method: &str| -> Result<Value> {
         let out = util::run_capture(
@@ -60,8 +52,7 @@ pub fn run(args: &BenchTrainArgs) -> Result<()> {
                 .args(["--rank", &args.rank.to_string()])
                 .args(["--steps", &args.steps.to_string()]),
         )?;
-        serde_json::from_str(out.trim().lines().last().unwrap_or("{}"))
-            .context("parsing our speed report")
+        util::last_json_line(&out).context("parsing our speed report")
     };
     let ours = ours_run("lora")?;
     let ours_q = if args.qlora {
@@ -78,8 +69,7 @@ pub fn run(args: &BenchTrainArgs) -> Result<()> {
             .args(["--rank", &args.rank.to_string()])
             .args(["--steps", &args.steps.to_string()]),
     )?;
-    let peer: Value = serde_json::from_str(peer.trim().lines().last().unwrap_or("{}"))
-        .context("parsing the PyTorch peer's report")?;
+    let peer: Value = util::last_json_line(&peer).context("parsing the PyTorch peer's report")?;
     let f = |v: &Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN);
     let mut table = format!(
         "## Training: LoRA on SmolLM2-135M-Instruct f32, CPU\n\n`cargo xtask bench train`: seq {}, micro-batch {}, rank {} on all 7 projections, AdamW, one step per micro-batch, {} timed steps after 1 warm-up; {}; measured {}.\n\n",

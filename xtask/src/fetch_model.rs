@@ -55,6 +55,21 @@ fn dtype_of(s: &str) -> Result<cogumi_gguf::Dtype> {
     })
 }
 
+/// The embedded default (SmolLM2-135M-Instruct, f32) in the workspace's `artifacts/`, fetched
+/// and imported on first use — what the tests and benchmarks run on.
+pub fn embedded_default() -> Result<Artifact> {
+    let root = crate::util::root();
+    fetch_model(&FetchModelArgs {
+        name: "smollm2".into(),
+        out: root.join("artifacts"),
+        cache: root.join(".cache/models"),
+        dtype: "f32".into(),
+        plan: false,
+        force: false,
+        input: vec![],
+    })
+}
+
 /// Fetches and imports; returns the model artifact.
 pub fn fetch_model(args: &FetchModelArgs) -> Result<Artifact> {
     let source = ModelSource::parse(&args.name)?;

@@ -6,7 +6,7 @@ use std::process::Command;
 use anyhow::{Result, bail};
 use clap::Args;
 
-use crate::fetch_model::{FetchModelArgs, fetch_model};
+use crate::fetch_model::embedded_default;
 use crate::util;
 
 /// Arguments of `test`; anything after `--` goes to `cargo test`.
@@ -20,15 +20,7 @@ pub struct TestArgs {
 /// Runs the test suite.
 pub fn run(args: &TestArgs) -> Result<()> {
     let root = util::root();
-    fetch_model(&FetchModelArgs {
-        name: "smollm2".into(),
-        out: root.join("artifacts"),
-        cache: root.join(".cache/models"),
-        dtype: "f32".into(),
-        plan: false,
-        force: false,
-        input: vec![],
-    })?;
+    embedded_default()?;
     let mut cmd = Command::new(util::cargo());
     cmd.current_dir(&root)
         .args(["test", "--workspace", "--locked"])

@@ -96,3 +96,9 @@ pub fn today() -> String {
     let d = time::OffsetDateTime::now_utc().date();
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
+
+/// The last line of a command's stdout parsed as JSON (reports print one JSON line last,
+/// after anything a library may have printed before it).
+pub fn last_json_line(stdout: &str) -> serde_json::Result<serde_json::Value> {
+    serde_json::from_str(stdout.trim().lines().last().unwrap_or("{}"))
+}

@@ -21,6 +21,24 @@ pub enum Started {
     New(ArtifactWriter),
 }
 
+impl Started {
+    /// `Ok(writer)`: do the work. `Err(done)`: nothing to do — `None` after `--plan` (the plan
+    /// was printed), `Some(artifact)` when a complete artifact with the same id already exists
+    /// (logged as reused).
+    // Matched once, right away, by the caller: boxing the artifact would only add noise.
+    #[allow(clippy::result_large_err)]
+    pub fn into_writer(self) -> Result<ArtifactWriter, Option<Artifact>> {
+        match self {
+            Started::Planned => Err(None),
+            Started::Exists(artifact) => {
+                tracing::info!(kind = %artifact.kind(), id = %artifact.id(), "artifact already complete; reusing it");
+                Err(Some(artifact))
+            }
+            Started::New(writer) => Ok(writer),
+        }
+    }
+}
+
 /// Starts a phase output in `--out`: with `--plan`, prints the [`Plan`] JSON and returns
 /// [`Started::Planned`]; otherwise reuses a complete artifact (unless `--force`) or returns a
 /// writer. `config` is the fully resolved config that goes into the id and the manifest.

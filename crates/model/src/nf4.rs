@@ -14,6 +14,7 @@ use cogumi_quant::nf4::Nf4Tensor;
 
 use crate::error::{Error, Result};
 use crate::linear::DenseLinear;
+use crate::weights::transpose;
 
 /// A frozen `y = x · W` whose `W` is NF4, quantised in HF layout `[d_out, d_in]` (blocks run
 /// along `d_in`, as bitsandbytes quantises a `torch.nn.Linear` weight).
@@ -130,33 +131,9 @@ impl Nf4Linear {
     }
 }
 
-/// Row-major `[rows, cols]` → `[cols, rows]`, in cache-sized tiles.
-pub(crate) fn transpose(src: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    const TILE: usize = 32;
-    let mut dst = vec![0.0f32; src.len()];
-    for r0 in (0..rows).step_by(TILE) {
-        for c0 in (0..cols).step_by(TILE) {
-            for r in r0..(r0 + TILE).min(rows) {
-                for c in c0..(c0 + TILE).min(cols) {
-                    dst[c * rows + r] = src[r * cols + c];
-                }
-            }
-        }
-    }
-    dst
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn transpose_is_an_involution_and_moves_elements() {
-        let src: Vec<f32> = (0..(37 * 70)).map(|i| i as f32).collect();
-        let t = transpose(&src, 37, 70);
-        assert_eq!(t[5 * 37 + 3], src[3 * 70 + 5]);
-        assert_eq!(transpose(&t, 70, 37), src);
-    }
 
     #[test]
     fn nf4_forward_matches_dense_forward_with_the_dequantised_weight() {

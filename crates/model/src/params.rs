@@ -7,7 +7,7 @@
 //! LoRA factors as `lora_A: [d_in, r]`, `lora_B: [r, d_out]` (the transposes of PEFT's).
 
 use burn::module::Param;
-use burn::tensor::Tensor;
+use burn::tensor::{Gradients, Tensor};
 
 use crate::linear::Linear;
 use crate::llama::Llama;
@@ -19,6 +19,52 @@ pub enum ParamMut<'a> {
     Vector(&'a mut Param<Tensor<1>>),
     /// `[rows, cols]`
     Matrix(&'a mut Param<Tensor<2>>),
+}
+
+impl ParamMut<'_> {
+    /// The current shape.
+    pub fn dims(&self) -> Vec<usize> {
+        match self {
+            ParamMut::Vector(p) => p.val().dims().to_vec(),
+            ParamMut::Matrix(p) => p.val().dims().to_vec(),
+        }
+    }
+
+    /// Whether backward computes a gradient for it.
+    pub fn is_require_grad(&self) -> bool {
+        match self {
+            ParamMut::Vector(p) => p.val().is_require_grad(),
+            ParamMut::Matrix(p) => p.val().is_require_grad(),
+        }
+    }
+
+    /// The value without autodiff, flattened to `[numel]`.
+    pub fn flat(&self) -> Tensor<1> {
+        match self {
+            ParamMut::Vector(p) => p.val().inner(),
+            ParamMut::Matrix(p) => p.val().inner().reshape([-1]),
+        }
+    }
+
+    /// Its gradient in `grads`, flattened to `[numel]`.
+    pub fn grad_flat(&self, grads: &Gradients) -> Option<Tensor<1>> {
+        match self {
+            ParamMut::Vector(p) => p.val().grad(grads),
+            ParamMut::Matrix(p) => p.val().grad(grads).map(|g| g.reshape([-1])),
+        }
+    }
+
+    /// Replaces the value with `flat` (`[numel]`) in the current shape, keeping the parameter's
+    /// id, and marks it as requiring gradients.
+    pub fn set_flat(&mut self, flat: Tensor<1>) {
+        match self {
+            ParamMut::Vector(p) => **p = p.clone().map(|_| flat.require_grad()),
+            ParamMut::Matrix(p) => {
+                let dims = p.val().dims();
+                **p = p.clone().map(|_| flat.reshape(dims).require_grad());
+            }
+        }
+    }
 }
 
 /// Which kind of weight a name refers to (for weight-decay and target rules).
@@ -78,19 +124,18 @@ impl Llama {
         })
     }
 
-    /// Replaces every block projection with `f(hf_module_name, old)`, e.g. to wrap it in LoRA.
-    /// `hf_module_name` is `model.layers.{i}.{self_attn|mlp}.{proj}`.
+    /// Replaces every block projection with `f(layer, group, proj, old)`, e.g. to wrap it in
+    /// LoRA; the HF module name is `model.layers.{layer}.{group}.{proj}`.
     pub fn map_projections<E>(
         &mut self,
-        mut f: impl FnMut(&str, Linear) -> Result<Linear, E>,
+        mut f: impl FnMut(usize, &str, &str, Linear) -> Result<Linear, E>,
     ) -> Result<(), E> {
         for i in 0..self.layers.len() {
             for (group, proj) in PROJECTIONS {
-                let name = format!("model.layers.{i}.{group}.{proj}");
                 let slot = self.projection_mut(i, proj).expect("known projection name");
                 // Swap in a cheap placeholder while `f` owns the layer.
                 let old = std::mem::replace(slot, placeholder(slot));
-                *slot = f(&name, old)?;
+                *slot = f(i, group, proj, old)?;
             }
         }
         Ok(())

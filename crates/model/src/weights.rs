@@ -247,7 +247,9 @@ fn le_u16(bytes: &[u8]) -> Vec<u16> {
         .collect()
 }
 
-fn to_f32(bytes: &[u8], dtype: StDtype) -> Option<Vec<f32>> {
+/// Little-endian safetensors bytes of an F32, BF16 or F16 tensor as `f32` (`None` for other
+/// dtypes).
+pub fn to_f32(bytes: &[u8], dtype: StDtype) -> Option<Vec<f32>> {
     Some(match dtype {
         StDtype::F32 => le_f32(bytes),
         StDtype::BF16 => le_u16(bytes)
@@ -266,18 +268,36 @@ fn to_f32(bytes: &[u8], dtype: StDtype) -> Option<Vec<f32>> {
 pub fn transpose_2d(data: TensorData) -> TensorData {
     let shape = data.shape().to_vec();
     let (r, c) = (shape[0], shape[1]);
-    fn t<E: Copy + burn::tensor::Element>(v: &[E], r: usize, c: usize) -> Vec<E> {
-        let mut out = Vec::with_capacity(v.len());
-        for j in 0..c {
-            out.extend((0..r).map(|i| v[i * c + j]));
-        }
-        out
-    }
     match data.dtype() {
-        DType::BF16 => TensorData::new(t(data.as_slice::<bf16>().unwrap_or(&[]), r, c), [c, r]),
-        DType::F16 => TensorData::new(t(data.as_slice::<f16>().unwrap_or(&[]), r, c), [c, r]),
-        _ => TensorData::new(t(data.as_slice::<f32>().unwrap_or(&[]), r, c), [c, r]),
+        DType::BF16 => TensorData::new(
+            transpose(data.as_slice::<bf16>().unwrap_or(&[]), r, c),
+            [c, r],
+        ),
+        DType::F16 => TensorData::new(
+            transpose(data.as_slice::<f16>().unwrap_or(&[]), r, c),
+            [c, r],
+        ),
+        _ => TensorData::new(
+            transpose(data.as_slice::<f32>().unwrap_or(&[]), r, c),
+            [c, r],
+        ),
     }
+}
+
+/// Row-major `[rows, cols]` → `[cols, rows]`, in cache-sized tiles.
+pub fn transpose<E: Copy + Default>(src: &[E], rows: usize, cols: usize) -> Vec<E> {
+    const TILE: usize = 32;
+    let mut dst = vec![E::default(); src.len()];
+    for r0 in (0..rows).step_by(TILE) {
+        for c0 in (0..cols).step_by(TILE) {
+            for r in r0..(r0 + TILE).min(rows) {
+                for c in c0..(c0 + TILE).min(cols) {
+                    dst[c * rows + r] = src[r * cols + c];
+                }
+            }
+        }
+    }
+    dst
 }
 
 /// A tensor ready to be written: HF name, safetensors dtype, shape and little-endian bytes.
@@ -348,4 +368,17 @@ pub fn write_safetensors(path: &Path, tensors: &BTreeMap<String, OwnedTensor>) -
         path: path.to_path_buf(),
         message: e.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transpose_is_an_involution_and_moves_elements() {
+        let src: Vec<f32> = (0..(37 * 70)).map(|i| i as f32).collect();
+        let t = transpose(&src, 37, 70);
+        assert_eq!(t[5 * 37 + 3], src[3 * 70 + 5]);
+        assert_eq!(transpose(&t, 70, 37), src);
+    }
 }

@@ -9,6 +9,7 @@ use cogumi_model::Llama;
 use cogumi_model::linear::Linear;
 use cogumi_model::lora::LoraLinear;
 use cogumi_model::nf4::Nf4Linear;
+use cogumi_model::params::PROJECTIONS;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -74,29 +75,17 @@ impl LoraConfig {
             let t = t.trim();
             let hits: Vec<&'static str> = match t {
                 "all-linear" | "all_linear" | "all" => ALL_LINEARS.to_vec(),
-                "q" | "k" | "v" | "o" | "gate" | "up" | "down" => {
-                    vec![
-                        ALL_LINEARS
-                            .iter()
-                            .copied()
-                            .find(|p| p.strip_suffix("_proj") == Some(t))
-                            .unwrap_or("q_proj"),
-                    ]
-                }
-                _ => ALL_LINEARS
+                // `q_proj`, the short `q`, `self_attn.q_proj`, or any longer dotted suffix.
+                _ => PROJECTIONS
                     .iter()
-                    .copied()
-                    .filter(|p| {
-                        let group = if p.ends_with("_proj")
-                            && ["q_proj", "k_proj", "v_proj", "o_proj"].contains(p)
-                        {
-                            "self_attn"
-                        } else {
-                            "mlp"
-                        };
+                    .filter(|(group, p)| {
                         let full = format!("{group}.{p}");
-                        *p == t || full == t || full.ends_with(&format!(".{t}"))
+                        *p == t
+                            || p.strip_suffix("_proj") == Some(t)
+                            || full == t
+                            || full.ends_with(&format!(".{t}"))
                     })
+                    .map(|&(_, p)| p)
                     .collect(),
             };
             if hits.is_empty() {
@@ -191,8 +180,7 @@ pub fn attach_lora(
         base_params: 0,
     };
     let mut index = 0u64;
-    model.map_projections(|name, lin| -> Result<Linear> {
-        let (layer, proj) = split_name(name);
+    model.map_projections(|layer, group, proj, lin| -> Result<Linear> {
         let wanted =
             targets.contains(&proj) && cfg.layers.as_ref().is_none_or(|ls| ls.contains(&layer));
         index += 1;
@@ -225,7 +213,9 @@ pub fn attach_lora(
         let a = param_tensor(a, [d_in, cfg.rank], &device);
         let b = param_tensor(vec![0.0; cfg.rank * d_out], [cfg.rank, d_out], &device);
         let lora = LoraLinear::new(lin, a, b, cfg.scale(), cfg.dropout)?;
-        summary.modules.push(name.to_string());
+        summary
+            .modules
+            .push(format!("model.layers.{layer}.{group}.{proj}"));
         summary.trainable_params += cfg.rank * (d_in + d_out);
         summary.base_params += d_in * d_out;
         Ok(Linear::Lora(lora))
@@ -248,17 +238,6 @@ fn dtype_bytes(lin: &Linear) -> usize {
         Linear::Dense(d) => d.weight.val().dtype().size(),
         _ => 4,
     }
-}
-
-/// `model.layers.{i}.{group}.{proj}` → `(i, proj)`.
-pub(crate) fn split_name(name: &str) -> (usize, &str) {
-    let mut parts = name.split('.');
-    let layer = parts
-        .nth(2)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(usize::MAX);
-    let proj = name.rsplit('.').next().unwrap_or("");
-    (layer, proj)
 }
 
 #[cfg(test)]
@@ -290,10 +269,5 @@ mod tests {
         assert_eq!(c.scale(), 2.0);
         c.rslora = true;
         assert_eq!(c.scale(), 8.0);
-    }
-
-    #[test]
-    fn names_split_into_layer_and_projection() {
-        assert_eq!(split_name("model.layers.12.mlp.up_proj"), (12, "up_proj"));
     }
 }

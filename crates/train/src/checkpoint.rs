@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::{Tensor, TensorData};
 use cogumi_model::Llama;
-use cogumi_model::params::ParamMut;
 use cogumi_model::weights::{OwnedTensor, write_safetensors};
 use serde::{Deserialize, Serialize};
 
@@ -43,13 +42,13 @@ pub struct LoopState {
 pub fn trainable_snapshot(model: &mut Llama) -> Snapshot {
     let mut out = BTreeMap::new();
     model.visit_params_mut(&mut |name, _, p| {
-        let data = match p {
-            ParamMut::Vector(p) if p.val().is_require_grad() => p.val().inner().into_data(),
-            ParamMut::Matrix(p) if p.val().is_require_grad() => p.val().inner().into_data(),
-            _ => return,
-        };
-        let shape = data.shape().to_vec();
-        let values = data
+        if !p.is_require_grad() {
+            return;
+        }
+        let shape = p.dims();
+        let values = p
+            .flat()
+            .into_data()
             .convert::<f32>()
             .try_into_vec::<f32>()
             .unwrap_or_default();
@@ -64,43 +63,25 @@ pub fn restore_snapshot(model: &mut Llama, snap: &Snapshot, origin: &str) -> Res
     let device = model.device();
     let mut seen = 0usize;
     let mut err = None;
-    model.visit_params_mut(&mut |name, _, p| {
+    model.visit_params_mut(&mut |name, _, mut p| {
         let Some((shape, values)) = snap.get(name) else {
             return;
         };
         seen += 1;
-        match p {
-            ParamMut::Vector(p) => {
-                let cur = p.val().dims().to_vec();
-                if &cur != shape {
-                    err = Some(Error::Shape {
-                        name: name.into(),
-                        expected: cur,
-                        found: shape.clone(),
-                    });
-                    return;
-                }
-                let t =
-                    Tensor::<1>::from_data(TensorData::new(values.clone(), [shape[0]]), &device);
-                *p = p.clone().map(|_| t.require_grad());
-            }
-            ParamMut::Matrix(p) => {
-                let cur = p.val().dims().to_vec();
-                if &cur != shape {
-                    err = Some(Error::Shape {
-                        name: name.into(),
-                        expected: cur,
-                        found: shape.clone(),
-                    });
-                    return;
-                }
-                let t = Tensor::<2>::from_data(
-                    TensorData::new(values.clone(), [shape[0], shape[1]]),
-                    &device,
-                );
-                *p = p.clone().map(|_| t.require_grad());
-            }
+        let cur = p.dims();
+        if &cur != shape {
+            err = Some(Error::Shape {
+                name: name.into(),
+                expected: cur,
+                found: shape.clone(),
+            });
+            return;
         }
+        let n = values.len();
+        p.set_flat(Tensor::<1>::from_data(
+            TensorData::new(values.clone(), [n]),
+            &device,
+        ));
     });
     if let Some(e) = err {
         return Err(e);
@@ -123,8 +104,15 @@ pub fn restore_snapshot(model: &mut Llama, snap: &Snapshot, origin: &str) -> Res
     Ok(())
 }
 
-/// Writes a checkpoint to `dir` (atomically: `dir.tmp` then rename).
-pub fn save(dir: &Path, model: &mut Llama, optim: &AdamW, state: &LoopState) -> Result<()> {
+/// Writes a checkpoint to `dir` (atomically: `dir.tmp` then rename). `log` is the caller's
+/// run history, stored with the state so it is never out of step with the weights.
+pub fn save(
+    dir: &Path,
+    model: &mut Llama,
+    optim: &AdamW,
+    state: &LoopState,
+    log: &serde_json::Value,
+) -> Result<()> {
     let tmp = tmp_path(dir);
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
@@ -148,7 +136,12 @@ pub fn save(dir: &Path, model: &mut Llama, optim: &AdamW, state: &LoopState) -> 
         }
     }
     write_safetensors(&tmp.join(OPTIM_FILE), &moments)?;
-    let json = serde_json::json!({ "loop": state, "optimizer_step": optim.step, "optimizer": optim.config });
+    let json = serde_json::json!({
+        "loop": state,
+        "optimizer_step": optim.step,
+        "optimizer": optim.config,
+        "log": log,
+    });
     let path = tmp.join(STATE_FILE);
     std::fs::write(&path, serde_json::to_vec_pretty(&json).unwrap_or_default())
         .map_err(|e| Error::io(&path, e))?;
@@ -158,8 +151,13 @@ pub fn save(dir: &Path, model: &mut Llama, optim: &AdamW, state: &LoopState) -> 
     std::fs::rename(&tmp, dir).map_err(|e| Error::io(dir, e))
 }
 
-/// Restores parameters and optimiser state from `dir`; returns the loop state.
-pub fn load(dir: &Path, model: &mut Llama, optim: &mut AdamW) -> Result<LoopState> {
+/// Restores parameters and optimiser state from `dir`; returns the loop state and the run log
+/// given to [`save`].
+pub fn load(
+    dir: &Path,
+    model: &mut Llama,
+    optim: &mut AdamW,
+) -> Result<(LoopState, serde_json::Value)> {
     let path = dir.join(STATE_FILE);
     let text = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
     let v: serde_json::Value =
@@ -194,7 +192,7 @@ pub fn load(dir: &Path, model: &mut Llama, optim: &mut AdamW) -> Result<LoopStat
         );
     }
     optim.step = opt_step;
-    Ok(state)
+    Ok((state, v["log"].clone()))
 }
 
 /// Reads every f32 tensor of a safetensors file.
@@ -210,11 +208,7 @@ pub fn read_all(path: &Path) -> Result<Snapshot> {
                 format!("tensor `{name}` is {:?}, expected F32", t.dtype()),
             ));
         }
-        let v: Vec<f32> = t
-            .data()
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
+        let v = cogumi_model::weights::to_f32(t.data(), t.dtype()).unwrap_or_default();
         out.insert(name, (t.shape().to_vec(), v));
     }
     Ok(out)

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use burn::tensor::{Gradients, Tensor};
 use cogumi_model::Llama;
-use cogumi_model::params::{ParamKind, ParamMut};
+use cogumi_model::params::ParamKind;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -57,11 +57,7 @@ impl GradBuffer {
     /// Adds `scale ·` the gradient of every trainable parameter of `model` found in `grads`.
     pub fn accumulate(&mut self, model: &mut Llama, grads: &Gradients, scale: f64) {
         model.visit_params_mut(&mut |name, _kind, p| {
-            let g = match p {
-                ParamMut::Vector(p) => p.val().grad(grads).map(|g| g.reshape([-1])),
-                ParamMut::Matrix(p) => p.val().grad(grads).map(|g| g.reshape([-1])),
-            };
-            if let Some(g) = g {
+            if let Some(g) = p.grad_flat(grads) {
                 let g = if scale == 1.0 { g } else { g.mul_scalar(scale) };
                 let entry = match self.grads.remove(name) {
                     Some(prev) => prev + g,
@@ -165,7 +161,7 @@ impl AdamW {
         let grads = std::mem::take(&mut buffer.grads);
         let state = &mut self.state;
         let mut missing = None;
-        model.visit_params_mut(&mut |name, kind, p| {
+        model.visit_params_mut(&mut |name, kind, mut p| {
             let Some(g) = grads.get(name) else { return };
             let g = if clip < 1.0 {
                 g.clone().mul_scalar(clip)
@@ -196,19 +192,8 @@ impl AdamW {
                 w
             };
             let mut st = state.remove(name);
-            match p {
-                ParamMut::Vector(p) => {
-                    let w = p.val().inner();
-                    let new = update(w, &mut st);
-                    *p = p.clone().map(|_| new.autodiff().require_grad());
-                }
-                ParamMut::Matrix(p) => {
-                    let w = p.val().inner();
-                    let dims = w.dims();
-                    let new = update(w.reshape([-1]), &mut st).reshape(dims);
-                    *p = p.clone().map(|_| new.autodiff().require_grad());
-                }
-            }
+            let new = update(p.flat(), &mut st);
+            p.set_flat(new.autodiff());
             match st {
                 Some(s) => {
                     state.insert(name.to_string(), s);

@@ -6,14 +6,14 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use burn::tensor::{DType, Tensor, TensorData};
+use burn::tensor::DType;
 use cogumi_model::Llama;
 use cogumi_model::linear::Linear;
 use cogumi_model::params::PROJECTIONS;
-use cogumi_model::weights::{OwnedTensor, write_safetensors};
+use cogumi_model::weights::{self, OwnedTensor, write_safetensors};
 use serde_json::{Value, json};
 
-use crate::adapter::{BaseFormat, LoraConfig, attach_lora};
+use crate::adapter::{BaseFormat, LoraConfig, attach_lora, param_tensor};
 use crate::error::{Error, Result};
 
 /// File names PEFT uses.
@@ -210,18 +210,9 @@ pub fn load_adapter(model: Llama, dir: &Path, base: BaseFormat) -> Result<(Llama
             let r = l.rank();
             let a = read_f32(&st, &format!("{name}.lora_A.weight"), &[r, d_in], &path)?;
             let b = read_f32(&st, &format!("{name}.lora_B.weight"), &[d_out, r], &path)?;
-            let a = Tensor::<2>::from_data(TensorData::new(a, [r, d_in]), &device).transpose();
-            let b = Tensor::<2>::from_data(TensorData::new(b, [d_out, r]), &device).transpose();
-            let a = crate::adapter::param_tensor(
-                a.into_data().try_to_vec::<f32>().unwrap_or_default(),
-                [d_in, r],
-                &device,
-            );
-            let b = crate::adapter::param_tensor(
-                b.into_data().try_to_vec::<f32>().unwrap_or_default(),
-                [r, d_out],
-                &device,
-            );
+            // PEFT stores A as [r, d_in] and B as [d_out, r]; ours are their transposes.
+            let a = param_tensor(weights::transpose(&a, r, d_in), [d_in, r], &device);
+            let b = param_tensor(weights::transpose(&b, d_out, r), [r, d_out], &device);
             l.lora_a = l.lora_a.clone().map(|_| a);
             l.lora_b = l.lora_b.clone().map(|_| b);
             used += 2;
@@ -265,34 +256,18 @@ fn read_f32(
             found: t.shape().to_vec(),
         });
     }
-    let data = t.data();
-    let values = match t.dtype() {
-        safetensors::Dtype::F32 => data
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect(),
-        safetensors::Dtype::BF16 => data
-            .chunks_exact(2)
-            .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
-            .collect(),
-        safetensors::Dtype::F16 => data
-            .chunks_exact(2)
-            .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
-            .collect(),
-        other => {
-            return Err(Error::format(
-                path,
-                format!("tensor `{name}` has unsupported dtype {other:?}"),
-            ));
-        }
-    };
-    Ok(values)
+    weights::to_f32(t.data(), t.dtype()).ok_or_else(|| {
+        Error::format(
+            path,
+            format!("tensor `{name}` has unsupported dtype {:?}", t.dtype()),
+        )
+    })
 }
 
 /// Folds every LoRA layer into a dense weight (`W + s·(A·B)ᵀ`; an NF4 base is dequantised
 /// first), leaving a plain model that `cogumi_model::save` writes as an HF checkpoint.
 pub fn merge_adapters(mut model: Llama) -> Result<Llama> {
-    model.map_projections(|_, lin| -> Result<Linear> {
+    model.map_projections(|_, _, _, lin| -> Result<Linear> {
         Ok(match lin {
             Linear::Lora(l) => Linear::Dense(l.merge()),
             other => other,

@@ -10,7 +10,6 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::tensor::Tensor;
 use cogumi_model::Llama;
 use serde::{Deserialize, Serialize};
 use tracing::info_span;
@@ -106,7 +105,7 @@ impl LoopConfig {
 }
 
 /// One optimiser step's measurements.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StepMetrics {
     /// 1-based optimiser step.
     pub step: u64,
@@ -127,7 +126,7 @@ pub struct StepMetrics {
     /// Seconds since the (re)start.
     pub elapsed_s: f64,
     /// Validation loss, on steps that evaluated.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub val_loss: Option<f64>,
 }
 
@@ -219,9 +218,12 @@ pub fn train(
         && let Some((n, path)) = checkpoint::latest(dir)
     {
         tracing::info!(step = n, path = %path.display(), "resuming from checkpoint");
-        state = checkpoint::load(&path, model, &mut optim)?;
-        steps = read_log(&path.join("metrics.json"));
-        initial_val = steps.first().and(read_initial(&path.join("metrics.json")));
+        let (loaded, log) = checkpoint::load(&path, model, &mut optim)?;
+        let log: RunLog = serde_json::from_value(log)
+            .map_err(|e| Error::format(&path, format!("run log: {e}")))?;
+        state = loaded;
+        steps = log.steps;
+        initial_val = log.initial_val;
     }
     let resumed_from = state.step;
     if resumed_from == 0 && !val_rows.is_empty() {
@@ -313,8 +315,13 @@ pub fn train(
             && !early_stopped
         {
             let path = dir.join(format!("step-{}", state.step));
-            checkpoint::save(&path, model, &optim, &state)?;
-            write_log(&path.join("metrics.json"), &steps, initial_val)?;
+            let log = RunLog {
+                initial_val,
+                steps: steps.clone(),
+            };
+            let log =
+                serde_json::to_value(&log).map_err(|e| Error::format(&path, e.to_string()))?;
+            checkpoint::save(&path, model, &optim, &state, &log)?;
             prune_older(dir, state.step);
         }
         if early_stopped {
@@ -343,50 +350,11 @@ pub fn train(
     })
 }
 
-/// Forward + loss value only (no update): the loss the model has on one batch.
-pub fn batch_loss(model: &Llama, rows: &[&Row]) -> Result<f64> {
-    let (batch, targets) = collate(rows)?;
-    let logits: Tensor<3> = model.forward(&batch, None)?;
-    let v: f32 = cross_entropy(logits, &targets).inner().into_scalar();
-    Ok(v as f64)
-}
-
-fn write_log(path: &std::path::Path, steps: &[StepMetrics], initial: Option<f64>) -> Result<()> {
-    let v = serde_json::json!({ "initial_val": initial, "steps": steps });
-    std::fs::write(path, serde_json::to_vec(&v).unwrap_or_default()).map_err(|e| Error::io(path, e))
-}
-
-fn read_log(path: &std::path::Path) -> Vec<StepMetrics> {
-    let Ok(bytes) = std::fs::read(path) else {
-        return Vec::new();
-    };
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
-        return Vec::new();
-    };
-    let Some(arr) = v["steps"].as_array() else {
-        return Vec::new();
-    };
-    arr.iter()
-        .filter_map(|s| {
-            Some(StepMetrics {
-                step: s["step"].as_u64()?,
-                total_steps: s["total_steps"].as_u64()?,
-                epoch: s["epoch"].as_f64()?,
-                loss: s["loss"].as_f64()?,
-                lr: s["lr"].as_f64()?,
-                grad_norm: s["grad_norm"].as_f64()?,
-                tokens: s["tokens"].as_u64()?,
-                tokens_per_s: s["tokens_per_s"].as_f64()?,
-                elapsed_s: s["elapsed_s"].as_f64()?,
-                val_loss: s["val_loss"].as_f64(),
-            })
-        })
-        .collect()
-}
-
-fn read_initial(path: &std::path::Path) -> Option<f64> {
-    let bytes = std::fs::read(path).ok()?;
-    serde_json::from_slice::<serde_json::Value>(&bytes).ok()?["initial_val"].as_f64()
+/// What a checkpoint carries besides the weights: the metrics so far.
+#[derive(Serialize, Deserialize)]
+struct RunLog {
+    initial_val: Option<f64>,
+    steps: Vec<StepMetrics>,
 }
 
 /// Keeps only the newest checkpoint (each holds the full resumable state).

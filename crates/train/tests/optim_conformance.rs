@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use burn::tensor::{Device, Tensor, TensorData};
+use cogumi_model::weights::transpose;
 use cogumi_model::{Llama, LoadOptions, TokenBatch};
 use cogumi_testkit::{assert_rel_close, fixture, read_tensor};
 use cogumi_train::loss::{KlDirection, Targets, cross_entropy, kd_loss, top1_agreement};
@@ -68,14 +69,7 @@ fn hf_params(model: &mut Llama) -> BTreeMap<String, Vec<f32>> {
         .into_iter()
         .map(|(name, (shape, v))| {
             let v = if shape.len() == 2 && (name.contains("_proj") || name.starts_with("lm_head")) {
-                let (r, c) = (shape[0], shape[1]);
-                let mut t = vec![0.0; v.len()];
-                for i in 0..r {
-                    for j in 0..c {
-                        t[j * r + i] = v[i * c + j];
-                    }
-                }
-                t
+                transpose(&v, shape[0], shape[1])
             } else {
                 v
             };
@@ -157,13 +151,7 @@ fn five_adamw_steps_on_lora_adapters_match_pytorch_peft() {
         let key = format!("init.base_model.model.{name}");
         let t = read_tensor(&expected, &key);
         let (r, c) = (t.shape[0], t.shape[1]);
-        let v = t.f32();
-        let mut tr = vec![0.0; v.len()];
-        for i in 0..r {
-            for j in 0..c {
-                tr[j * r + i] = v[i * c + j];
-            }
-        }
+        let tr = transpose(&t.f32(), r, c);
         assert_eq!(shape, vec![c, r], "{name}");
         init.insert(name, (shape, tr));
     }
