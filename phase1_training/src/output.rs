@@ -84,7 +84,7 @@ pub fn write_training_outputs(writer: &mut ArtifactWriter, o: &RunOutputs<'_>) -
         let secs = timed.last().map(|s| s.elapsed_s).unwrap_or(1.0).max(1e-9);
         toks as f64 / secs
     };
-    let peak = cogumi_train::peak_rss_bytes();
+    let peak = cogumi_cli::peak_rss_bytes();
     let final_val = r.steps.iter().rev().find_map(|s| s.val_loss);
     let bits = o
         .adapters

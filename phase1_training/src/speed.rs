@@ -110,7 +110,7 @@ pub fn run(args: &SpeedArgs, common: &CommonArgs) -> Result<()> {
     let out = json!({
         "tokens_per_s": tokens / step_s,
         "step_s": step_s,
-        "peak_rss_mib": cogumi_train::peak_rss_bytes().map(|b| b as f64 / 1048576.0),
+        "peak_rss_mib": cogumi_cli::peak_rss_bytes().map(|b| b as f64 / 1048576.0),
         "method": args.method,
         "seq": args.seq, "batch": args.batch, "rank": args.rank, "steps": args.steps,
     });

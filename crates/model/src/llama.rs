@@ -528,9 +528,24 @@ impl Llama {
         batch: &TokenBatch,
         cache: Option<&mut KvCache>,
     ) -> Result<HostLogits> {
+        self.forward_tail(batch, cache, 1)
+    }
+
+    /// Logits of each row's last `n` positions only: the LM head (`hidden × vocab` per
+    /// position) runs where scores are needed, as log-likelihood scoring wants.
+    ///
+    /// # Shapes
+    /// - returns host logits `[B, min(n, T), vocab]`
+    pub fn forward_tail(
+        &self,
+        batch: &TokenBatch,
+        cache: Option<&mut KvCache>,
+        n: usize,
+    ) -> Result<HostLogits> {
         let h = self.forward_hidden(batch, cache)?;
         let [b, t, d] = h.dims();
-        HostLogits::from_tensor(self.lm_head(h.slice([0..b, t - 1..t, 0..d])))
+        let n = n.clamp(1, t);
+        HostLogits::from_tensor(self.lm_head(h.slice([0..b, t - n..t, 0..d])))
     }
 
     /// Projects hidden states to logits.

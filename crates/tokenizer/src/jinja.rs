@@ -42,7 +42,7 @@ pub(crate) fn environment(now: Option<time::OffsetDateTime>) -> Environment<'sta
     env.set_auto_escape_callback(|_| AutoEscape::None);
     env.set_undefined_behavior(UndefinedBehavior::Lenient);
     env.set_formatter(python_formatter);
-    env.set_unknown_method_callback(unknown_method);
+    env.set_unknown_method_callback(python_method);
     env.add_filter("tojson", tojson);
     env.add_filter("trim", trim);
     env.add_test("iterable", is_iterable);
@@ -98,8 +98,9 @@ fn trim(value: &Value, chars: Option<String>) -> String {
     py_strip(&text, chars.as_deref(), true, true).to_string()
 }
 
-/// `strip`/`lstrip`/`rstrip` with Python's whitespace set; everything else goes to pycompat.
-fn unknown_method(
+/// Python method calls on template values (`s.strip()`, `d.items()`…): `strip`/`lstrip`/`rstrip`
+/// with Python's whitespace set; everything else goes to minijinja-contrib's pycompat.
+pub fn python_method(
     state: &State,
     value: &Value,
     method: &str,
@@ -149,8 +150,8 @@ fn is_sequence(value: &Value) -> bool {
     )
 }
 
-/// Prints values as Python's `str()` does: `None`, `True`, float repr, list and dict repr.
-fn python_formatter(out: &mut Output, state: &State, value: &Value) -> Result<(), Error> {
+/// Renders values as Python's `str()` does (`None`, `True`, repr of lists and dicts).
+pub fn python_formatter(out: &mut Output, state: &State, value: &Value) -> Result<(), Error> {
     match value.kind() {
         ValueKind::None | ValueKind::Bool | ValueKind::Number | ValueKind::Seq | ValueKind::Map => {
             out.write_str(&py_str(value)).map_err(|e| {
@@ -162,7 +163,7 @@ fn python_formatter(out: &mut Output, state: &State, value: &Value) -> Result<()
 }
 
 /// Python's `str(value)` (strings are returned unquoted).
-pub(crate) fn py_str(value: &Value) -> String {
+pub fn py_str(value: &Value) -> String {
     match value.as_str() {
         Some(s) if value.kind() == ValueKind::String => s.to_string(),
         _ => py_repr(value),

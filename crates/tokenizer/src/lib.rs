@@ -39,5 +39,6 @@ mod tokenizer;
 pub use chat::{ChatRequest, ChatTemplate, Message, SpecialTokens};
 pub use config::{GenerationConfig, TokenizerConfig};
 pub use error::{Error, Result};
+pub use jinja::{py_str, python_formatter, python_method};
 pub use stream::DecodeStream;
 pub use tokenizer::{Tokenizer, clean_up_tokenization};

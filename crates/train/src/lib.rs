@@ -43,11 +43,3 @@ pub fn for_inference(model: &cogumi_model::Llama) -> cogumi_model::Llama {
     use burn::module::Module;
     model.valid()
 }
-
-/// Peak resident memory of this process so far (Linux `VmHWM`), in bytes.
-pub fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}
