@@ -88,6 +88,9 @@ pub struct RunArgs {
     /// At most N documents per task (per subject for MMLU, like lm-eval's --limit per subtask).
     #[arg(long)]
     pub limit: Option<usize>,
+    /// Cap every generation task's `max_gen_toks` (quick smoke runs; recorded in the config).
+    #[arg(long)]
+    pub max_gen_toks: Option<usize>,
     /// Name shown in reports (default: the model directory's name).
     #[arg(long)]
     pub name: Option<String>,

@@ -66,7 +66,12 @@ fn partial_dir(common: &CommonArgs, id: &str) -> PathBuf {
 
 /// Runs the subcommand; returns the artifact (`None` after `--plan`).
 pub fn run(args: &RunArgs, common: &CommonArgs) -> Result<Option<Artifact>> {
-    let defs = resolve_tasks(&args.tasks, &args.task_files)?;
+    let mut defs = resolve_tasks(&args.tasks, &args.task_files)?;
+    if let Some(cap) = args.max_gen_toks {
+        for g in defs.iter_mut().filter_map(|d| d.generation.as_mut()) {
+            g.max_gen_toks = g.max_gen_toks.min(cap);
+        }
+    }
     let data = open_data(&args.data)?;
     let model_art = match &args.model {
         Some(m) if m.join("manifest.json").exists() => Some(

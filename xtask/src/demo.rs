@@ -1,6 +1,7 @@
 //! `cargo xtask demo`: the main job on the embedded default. Runs the `smollm2-demo` pipeline
 //! (fetch + import SmolLM2, phase 0 dataset, phase 1 LoRA fine-tune + merge + draft-model
-//! distillation) through the orchestrator, then chats with the model,
+//! distillation, phase 9 benchmark import + validation runs + report) through the orchestrator,
+//! then chats with the model,
 //! measures perplexity on the bundled English text and prints a short report with tokens/s.
 //! Every step is a subprocess a user could type; the report lands in `artifacts/demo/report.md`.
 
@@ -108,6 +109,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         "\nMean decode speed: {mean_decode:.1} tokens/s on {}.\n",
         util::machine()
     ));
+    report.push_str(&phase9_summary(&root, &outputs));
     let dir = root.join("artifacts/demo");
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("report.md");
@@ -115,6 +117,33 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     eprintln!("{report}");
     println!("{}", path.display());
     Ok(())
+}
+
+/// The validation report's tables (models, tasks, speed, gates), demoted one heading level.
+fn phase9_summary(root: &Path, outputs: &std::collections::HashMap<String, PathBuf>) -> String {
+    let Some(dir) = outputs.get("validation-report") else {
+        return String::new();
+    };
+    let Ok(md) = std::fs::read_to_string(dir.join("report.md")) else {
+        return String::new();
+    };
+    // Keep everything before the per-run metric lists; nest it under one section.
+    let main = md.split("\n## All metrics").next().unwrap_or(&md);
+    let body: String = main
+        .lines()
+        .skip(1)
+        .map(|l| {
+            if l.starts_with('#') {
+                format!("#{l}\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    format!(
+        "\n## Phase 9: validation (small subsets; full report `{}`)\n{body}",
+        rel(root, &dir.join("report.html"))
+    )
 }
 
 fn num(v: &Value, k: &str) -> f64 {

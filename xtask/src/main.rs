@@ -2,6 +2,7 @@
 //! in `.cargo/config.toml` (matklad's xtask pattern; rust-analyzer's `xtask/src/main.rs`).
 
 mod bench_dedup;
+mod bench_eval;
 mod bench_model;
 mod bench_train;
 mod demo;
@@ -53,6 +54,8 @@ enum BenchArea {
     Dedup(bench_dedup::BenchDedupArgs),
     /// LoRA training tokens/s and peak RSS on SmolLM2-135M against PyTorch + PEFT.
     Train(bench_train::BenchTrainArgs),
+    /// MMLU questions/s against lm-evaluation-harness (transformers backend).
+    Eval(bench_eval::BenchEvalArgs),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +73,9 @@ fn main() -> ExitCode {
         Command::Bench {
             area: BenchArea::Dedup(args),
         } => bench_dedup::run(args).map(|()| true),
+        Command::Bench {
+            area: BenchArea::Eval(args),
+        } => bench_eval::run(args).map(|()| true),
         Command::Bench {
             area: BenchArea::Train(args),
         } => bench_train::run(args).map(|()| true),
