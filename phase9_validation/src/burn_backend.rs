@@ -201,6 +201,16 @@ impl Backend for BurnBackend {
         self.label.clone()
     }
 
+    fn work_summary(&self) -> Option<String> {
+        let s = self.stats;
+        (s.requested_tokens > 0).then(|| {
+            format!(
+                "log-likelihood scoring ran {} of {} requested tokens through the model (shared-prefix reuse)",
+                s.computed_tokens, s.requested_tokens
+            )
+        })
+    }
+
     fn loglikelihood(
         &mut self,
         requests: &[LoglikelihoodRequest],

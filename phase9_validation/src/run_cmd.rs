@@ -181,6 +181,9 @@ pub fn run(args: &RunArgs, common: &CommonArgs) -> Result<Option<Artifact>> {
             writer.set_metric(&format!("{}.{}", def.task, def.primary_metric), v);
         }
         tasks.push(result);
+        if let Some(w) = backend.work_summary() {
+            tracing::info!("{w}");
+        }
     }
     let speed = match (&loaded_for_speed, args.speed) {
         (Some((loaded, margs)), true) => {

@@ -83,6 +83,11 @@ pub trait Backend {
         progress: Progress<'_>,
     ) -> Result<Vec<RollingLoglikelihood>>;
 
+    /// A one-line account of the work done so far (e.g. tokens saved by prefix reuse), for logs.
+    fn work_summary(&self) -> Option<String> {
+        None
+    }
+
     /// Generates greedily, in order.
     fn generate_until(
         &mut self,
