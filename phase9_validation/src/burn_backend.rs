@@ -274,7 +274,13 @@ impl Backend for BurnBackend {
                 };
                 let config = GenerateConfig {
                     max_new_tokens: r.max_new_tokens,
-                    sampling: SamplingConfig::default(),
+                    sampling: SamplingConfig {
+                        greedy: r.temperature <= 0.0,
+                        temperature: r.temperature,
+                        top_p: r.top_p,
+                        seed: r.seed,
+                        ..SamplingConfig::default()
+                    },
                     eos_ids: self.tokenizer.eos_ids().to_vec(),
                 };
                 let g = generate_text(

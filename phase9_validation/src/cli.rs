@@ -91,6 +91,13 @@ pub struct RunArgs {
     /// Cap every generation task's `max_gen_toks` (quick smoke runs; recorded in the config).
     #[arg(long)]
     pub max_gen_toks: Option<usize>,
+    /// Samples per problem for code tasks (pass@k for k = 1 and every power of 10 ≤ N; needs
+    /// `--temperature`).
+    #[arg(long)]
+    pub samples: Option<usize>,
+    /// Sampling temperature for `--samples` (the Codex paper uses 0.2 for pass@1, 0.8 for pass@100).
+    #[arg(long, requires = "samples")]
+    pub temperature: Option<f32>,
     /// Name shown in reports (default: the model directory's name).
     #[arg(long)]
     pub name: Option<String>,

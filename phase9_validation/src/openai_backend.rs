@@ -192,7 +192,9 @@ impl Backend for OpenAiBackend {
                         m.push(ChatMessage::user(user.clone()));
                         let mut q = ChatRequest::new(m);
                         q.max_tokens = Some(r.max_new_tokens as u32);
-                        q.temperature = Some(0.0);
+                        q.temperature = Some(r.temperature);
+                        q.top_p = (r.top_p < 1.0).then_some(r.top_p);
+                        q.seed = (r.temperature > 0.0).then_some(r.seed);
                         q.stop = stops(r);
                         q
                     })
@@ -214,7 +216,9 @@ impl Backend for OpenAiBackend {
                         };
                         let mut q = CompletionRequest::new(t.clone());
                         q.max_tokens = Some(r.max_new_tokens as u32);
-                        q.temperature = Some(0.0);
+                        q.temperature = Some(r.temperature);
+                        q.top_p = (r.top_p < 1.0).then_some(r.top_p);
+                        q.seed = (r.temperature > 0.0).then_some(r.seed);
                         q.stop = stops(r);
                         q
                     })

@@ -67,6 +67,22 @@ fn partial_dir(common: &CommonArgs, id: &str) -> PathBuf {
 /// Runs the subcommand; returns the artifact (`None` after `--plan`).
 pub fn run(args: &RunArgs, common: &CommonArgs) -> Result<Option<Artifact>> {
     let mut defs = resolve_tasks(&args.tasks, &args.task_files)?;
+    if let Some(n) = args.samples {
+        let temperature = args.temperature.unwrap_or(0.8);
+        for d in defs
+            .iter_mut()
+            .filter(|d| cogumi_eval::engine::needs_python(d))
+        {
+            if let Some(g) = d.generation.as_mut() {
+                g.samples = n;
+                g.temperature = temperature;
+                g.k = std::iter::successors(Some(1usize), |k| Some(k * 10))
+                    .take_while(|k| *k <= n)
+                    .collect();
+            }
+            d.validate()?;
+        }
+    }
     if let Some(cap) = args.max_gen_toks {
         for g in defs.iter_mut().filter_map(|d| d.generation.as_mut()) {
             g.max_gen_toks = g.max_gen_toks.min(cap);

@@ -49,8 +49,9 @@ pub enum GeneratePrompt {
     },
 }
 
-/// Generate greedily until a stop string or the token budget (lm-eval `generate_until`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Generate until a stop string or the token budget (lm-eval `generate_until`); greedy unless
+/// `temperature > 0`.
+#[derive(Debug, Clone, PartialEq)]
 pub struct GenerateRequest {
     /// The prompt.
     pub prompt: GeneratePrompt,
@@ -58,6 +59,12 @@ pub struct GenerateRequest {
     pub until: Vec<String>,
     /// Maximum new tokens.
     pub max_new_tokens: usize,
+    /// Sampling temperature; 0 is greedy.
+    pub temperature: f32,
+    /// Nucleus threshold when sampling.
+    pub top_p: f32,
+    /// Seed of this sample (a pure function of document and sample index).
+    pub seed: u64,
 }
 
 /// Progress callback: called with the number of requests just finished.
@@ -88,7 +95,7 @@ pub trait Backend {
         None
     }
 
-    /// Generates greedily, in order.
+    /// Generates, in order (greedy when a request's temperature is 0).
     fn generate_until(
         &mut self,
         requests: &[GenerateRequest],

@@ -42,11 +42,13 @@ fn strings(def: &TaskDef, p: &Prepared, key: &str) -> Result<Vec<String>> {
         .unwrap_or_default())
 }
 
-/// Runs HumanEval/MBPP completions in the sandbox; `pass@1` is 1 for a passing greedy sample.
+/// Runs HumanEval/MBPP completions in the sandbox: each document's `n` samples give `c`
+/// passing ones and pass@k = 1 − C(n−c, k)/C(n, k) (the Codex paper's unbiased estimator) for
+/// every k the task reports.
 pub fn judge(
     def: &TaskDef,
     chunk: &[Prepared],
-    outputs: Vec<String>,
+    outputs: Vec<Vec<String>>,
     opts: &RunOptions,
 ) -> Result<Vec<SampleRecord>> {
     let (mut limits, stop) = match def.judge {
@@ -54,52 +56,77 @@ pub fn judge(
         _ => (mbpp::limits(), cogumi_checkers::MBPP_STOP),
     };
     limits.timeout = Duration::from_secs_f64(def.timeout_s);
-    let mut programs = Vec::with_capacity(chunk.len());
-    for (p, out) in chunk.iter().zip(&outputs) {
-        programs.push(match def.judge {
-            Judge::Humaneval => humaneval::program(
-                text(def, p, "prompt")?,
-                &extract_code(out, stop),
-                text(def, p, "test")?,
-                text(def, p, "entry_point")?,
-            ),
-            _ => mbpp::program(
-                &extract_code(out, stop),
-                p.doc
-                    .get("test_setup_code")
-                    .and_then(Value::as_str)
-                    .unwrap_or(""),
-                &strings(def, p, "test_list")?,
-            ),
-        });
+    let ks = def
+        .generation
+        .as_ref()
+        .map_or_else(|| vec![1], |g| g.k.clone());
+    let mut programs = Vec::new();
+    for (p, samples) in chunk.iter().zip(&outputs) {
+        for out in samples {
+            programs.push(match def.judge {
+                Judge::Humaneval => humaneval::program(
+                    text(def, p, "prompt")?,
+                    &extract_code(out, stop),
+                    text(def, p, "test")?,
+                    text(def, p, "entry_point")?,
+                ),
+                _ => mbpp::program(
+                    &extract_code(out, stop),
+                    p.doc
+                        .get("test_setup_code")
+                        .and_then(Value::as_str)
+                        .unwrap_or(""),
+                    &strings(def, p, "test_list")?,
+                ),
+            });
+        }
     }
-    let outcomes = run_many(&programs, &limits, opts.code_jobs.max(1));
-    chunk
-        .iter()
-        .zip(outputs)
-        .zip(outcomes)
-        .map(|((p, out), outcome)| {
-            let outcome = outcome.map_err(|e| Error::Doc {
-                task: def.task.clone(),
-                doc: p.index,
-                reason: e.to_string(),
-            })?;
-            let mut r = judged(p, String::new(), out);
-            let passed = outcome.passed();
-            r.detail = match &outcome.status {
-                Status::Passed => None,
-                Status::Failed {
-                    exit_code,
-                    stderr_tail,
-                } => Some(format!("exit {exit_code}: {}", stderr_tail.trim())),
-                Status::TimedOut => Some(format!("timed out after {} s", def.timeout_s)),
-                Status::Crashed { signal } => Some(format!("killed by signal {signal}")),
-            };
-            let pass_at_1 = cogumi_checkers::pass_at_k(1, u64::from(passed), 1).unwrap_or(0.0);
-            r.metrics.insert("pass@1".into(), pass_at_1);
-            Ok(r)
-        })
-        .collect()
+    let mut outcomes = run_many(&programs, &limits, opts.code_jobs.max(1)).into_iter();
+    let mut records = Vec::with_capacity(chunk.len());
+    for (p, samples) in chunk.iter().zip(outputs) {
+        let n = samples.len();
+        let mut passed = 0u64;
+        let mut detail = None;
+        for _ in 0..n {
+            let outcome = outcomes
+                .next()
+                .expect("one outcome per program")
+                .map_err(|e| Error::Doc {
+                    task: def.task.clone(),
+                    doc: p.index,
+                    reason: e.to_string(),
+                })?;
+            if outcome.passed() {
+                passed += 1;
+            } else if detail.is_none() {
+                detail = Some(match &outcome.status {
+                    Status::Failed {
+                        exit_code,
+                        stderr_tail,
+                    } => format!("exit {exit_code}: {}", stderr_tail.trim()),
+                    Status::TimedOut => format!("timed out after {} s", def.timeout_s),
+                    Status::Crashed { signal } => format!("killed by signal {signal}"),
+                    Status::Passed => String::new(),
+                });
+            }
+        }
+        let mut r = judged(
+            p,
+            String::new(),
+            samples.first().cloned().unwrap_or_default(),
+        );
+        if n > 1 {
+            r.outputs = samples;
+        }
+        r.detail = detail;
+        for &k in &ks {
+            if let Some(v) = cogumi_checkers::pass_at_k(n as u64, passed, k as u64) {
+                r.metrics.insert(format!("pass@{k}"), v);
+            }
+        }
+        records.push(r);
+    }
+    Ok(records)
 }
 
 /// Strips a Markdown code fence a chat model may wrap its calls in (BFCL's own decoder would
@@ -158,6 +185,92 @@ pub fn judge_bfcl(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::{
+        Backend, GenerateRequest, Loglikelihood, LoglikelihoodRequest, Progress,
+        RollingLoglikelihood,
+    };
+    use std::cell::RefCell;
+
+    /// Answers generation requests with canned completions, in turn, and remembers the requests.
+    struct Canned(Vec<&'static str>, RefCell<Vec<GenerateRequest>>);
+
+    impl Backend for Canned {
+        fn name(&self) -> String {
+            "canned".into()
+        }
+        fn loglikelihood(
+            &mut self,
+            _: &[LoglikelihoodRequest],
+            _: Progress<'_>,
+        ) -> Result<Vec<Loglikelihood>> {
+            Err(Error::Backend {
+                backend: "canned".into(),
+                reason: "generation only".into(),
+            })
+        }
+        fn loglikelihood_rolling(
+            &mut self,
+            _: &[String],
+            _: Progress<'_>,
+        ) -> Result<Vec<RollingLoglikelihood>> {
+            Err(Error::Backend {
+                backend: "canned".into(),
+                reason: "generation only".into(),
+            })
+        }
+        fn generate_until(
+            &mut self,
+            r: &[GenerateRequest],
+            _: Progress<'_>,
+        ) -> Result<Vec<String>> {
+            self.1.borrow_mut().extend(r.iter().cloned());
+            Ok((0..r.len())
+                .map(|i| self.0[i % self.0.len()].to_string())
+                .collect())
+        }
+    }
+
+    #[test]
+    fn pass_at_k_over_sampled_completions_uses_the_unbiased_estimator() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("humaneval")).unwrap();
+        let row = json!({"task_id": "T/0", "prompt": "def add(a, b):\n", "entry_point": "add",
+            "canonical_solution": "    return a + b\n",
+            "test": "def check(candidate):\n    assert candidate(1, 2) == 3\n    assert candidate(0, 0) == 0\n"});
+        std::fs::write(dir.path().join("humaneval/test.jsonl"), format!("{row}\n")).unwrap();
+        let mut def = TaskDef::builtin("humaneval").unwrap();
+        let g = def.generation.as_mut().unwrap();
+        (g.samples, g.temperature, g.k) = (4, 0.8, vec![1, 2]);
+        def.validate().unwrap();
+        let prepared = crate::prepare(&def, dir.path(), None).unwrap();
+        // Two of four samples are right: pass@1 = 2/4, pass@2 = 1 - C(2,2)/C(4,2) = 5/6.
+        let mut b = Canned(
+            vec![
+                "    return a + b\n",
+                "    return a - b\n",
+                "    return a + b\n",
+                "    return 0\n",
+            ],
+            RefCell::new(Vec::new()),
+        );
+        let (result, records) = crate::run_task(
+            &def,
+            &prepared,
+            &mut b,
+            &RunOptions::default(),
+            &[],
+            &mut |_| Ok(()),
+            &|_| {},
+        )
+        .unwrap();
+        assert!((result.metrics["pass@1"].value - 0.5).abs() < 1e-12);
+        assert!((result.metrics["pass@2"].value - 5.0 / 6.0).abs() < 1e-12);
+        assert_eq!(records[0].outputs.len(), 4);
+        let reqs = b.1.borrow();
+        assert!(reqs.iter().all(|r| r.temperature == 0.8));
+        let seeds: std::collections::BTreeSet<u64> = reqs.iter().map(|r| r.seed).collect();
+        assert_eq!(seeds.len(), 4, "each sample has its own seed");
+    }
 
     #[test]
     fn fences_are_stripped_before_matching() {

@@ -170,6 +170,7 @@ pub(crate) fn base_record(p: &Prepared, target: String) -> SampleRecord {
         logprobs: Vec::new(),
         is_greedy: Vec::new(),
         output: None,
+        outputs: Vec::new(),
         extracted: BTreeMap::new(),
         detail: None,
         metrics: BTreeMap::new(),
@@ -252,18 +253,35 @@ fn run_chunk(
                 .generation
                 .as_ref()
                 .ok_or_else(|| Error::task(&def.task, "no [generation]"))?;
+            let n = g.samples.max(1);
             let requests: Vec<GenerateRequest> = chunk
                 .iter()
-                .map(|p| GenerateRequest {
-                    prompt: p.prompt.clone(),
-                    until: g.until.clone(),
-                    max_new_tokens: g.max_gen_toks,
+                .flat_map(|p| {
+                    (0..n).map(move |s| GenerateRequest {
+                        prompt: p.prompt.clone(),
+                        until: g.until.clone(),
+                        max_new_tokens: g.max_gen_toks,
+                        temperature: if n > 1 { g.temperature } else { 0.0 },
+                        top_p: g.top_p,
+                        seed: sample_seed(p.index, s),
+                    })
                 })
                 .collect();
-            let outputs = backend.generate_until(&requests, &noop)?;
+            let flat = backend.generate_until(&requests, &noop)?;
+            let outputs: Vec<Vec<String>> = flat.chunks(n).map(<[String]>::to_vec).collect();
             crate::judge::judge(def, &builder, chunk, outputs, opts)
         }
     }
+}
+
+/// The seed of sample `s` of document `doc`: SplitMix64 of both, so a resumed or re-chunked run
+/// draws the same samples.
+pub fn sample_seed(doc: usize, s: usize) -> u64 {
+    let mut z = (doc as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (s as u64).wrapping_add(0x2545_F491_4F6C_DD1D);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// Runs `def` on its prepared documents; `done` holds records of an interrupted run (reused

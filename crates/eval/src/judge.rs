@@ -16,18 +16,25 @@ fn record(p: &Prepared, target: String, output: String) -> SampleRecord {
     r
 }
 
-/// Judges one chunk's outputs.
+/// Judges one chunk's outputs (`outputs[d]` holds document `d`'s samples).
 pub fn judge(
     def: &TaskDef,
     builder: &PromptBuilder<'_>,
     chunk: &[Prepared],
-    outputs: Vec<String>,
+    outputs: Vec<Vec<String>>,
     opts: &RunOptions,
 ) -> Result<Vec<SampleRecord>> {
+    if def.judge == Judge::Humaneval || def.judge == Judge::Mbpp {
+        return crate::code::judge(def, chunk, outputs, opts);
+    }
+    // Exact match and tool calls score one (the first) generation per document.
+    let first: Vec<String> = outputs
+        .into_iter()
+        .map(|o| o.into_iter().next().unwrap_or_default())
+        .collect();
     match def.judge {
-        Judge::ExactMatch => exact(def, builder, chunk, outputs),
-        Judge::Humaneval | Judge::Mbpp => crate::code::judge(def, chunk, outputs, opts),
-        Judge::Bfcl => crate::code::judge_bfcl(def, chunk, outputs),
+        Judge::Bfcl => crate::code::judge_bfcl(def, chunk, first),
+        _ => exact(def, builder, chunk, first),
     }
 }
 

@@ -32,6 +32,9 @@ pub struct SampleRecord {
     /// Generated text (`generate_until`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
+    /// Every sample when a task draws several per document (`output` is the first).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outputs: Vec<String>,
     /// Extracted answers by filter name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extracted: BTreeMap<String, String>,
@@ -126,6 +129,7 @@ mod tests {
             logprobs: vec![-1.0, -2.0],
             is_greedy: vec![true, false],
             output: None,
+            outputs: Vec::new(),
             extracted: BTreeMap::new(),
             detail: None,
             metrics: BTreeMap::from([("acc".to_string(), 1.0)]),

@@ -85,6 +85,28 @@ pub struct GenerationDef {
     /// System message for chat prompts (a template).
     #[serde(default)]
     pub system: Option<String>,
+    /// Generations per document (pass@k needs n > k samples; 1 = greedy).
+    #[serde(default = "default_samples")]
+    pub samples: usize,
+    /// Sampling temperature when `samples > 1` (0 = greedy).
+    #[serde(default)]
+    pub temperature: f32,
+    /// Nucleus threshold when sampling.
+    #[serde(default = "default_top_p")]
+    pub top_p: f32,
+    /// The k of every pass@k reported (each ≤ `samples`).
+    #[serde(default = "default_k")]
+    pub k: Vec<usize>,
+}
+
+fn default_samples() -> usize {
+    1
+}
+fn default_top_p() -> f32 {
+    1.0
+}
+fn default_k() -> Vec<usize> {
+    vec![1]
 }
 
 fn default_max_gen() -> usize {
@@ -243,8 +265,16 @@ impl TaskDef {
                 }
             }
             OutputType::GenerateUntil => {
-                if self.generation.is_none() {
+                let Some(g) = &self.generation else {
                     return fail("generate_until needs a [generation] table");
+                };
+                if g.samples == 0 || g.k.iter().any(|&k| k == 0 || k > g.samples) {
+                    return fail("every pass@k needs 1 ≤ k ≤ generation.samples");
+                }
+                if g.samples > 1 && g.temperature <= 0.0 {
+                    return fail(
+                        "generation.samples > 1 needs a temperature > 0 (greedy samples are identical)",
+                    );
                 }
                 if self.judge == Judge::ExactMatch && self.doc_to_target.is_none() {
                     return fail("exact_match needs doc_to_target");
