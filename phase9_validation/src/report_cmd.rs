@@ -2,6 +2,8 @@
 //! every failed gate), comparing several runs in a `report` artifact (Markdown, HTML with an SVG
 //! chart, the model-card section), and listing the built-in tasks.
 
+use std::io::Write;
+
 use anyhow::{Context, Result};
 use cogumi_artifact::{Artifact, InputRef};
 use cogumi_cli::CommonArgs;
@@ -23,11 +25,13 @@ pub fn gate(args: &GateArgs, common: &CommonArgs) -> Result<bool> {
         .filter(|v| v.status == Status::Fail)
         .map(|v| v.name.as_str())
         .collect();
+    let mut out = std::io::stdout().lock();
     if common.json {
-        println!(
+        writeln!(
+            out,
             "{}",
             json!({"passed": failed.is_empty(), "verdicts": verdicts})
-        );
+        )?;
     } else {
         for v in &verdicts {
             eprintln!(
@@ -38,9 +42,9 @@ pub fn gate(args: &GateArgs, common: &CommonArgs) -> Result<bool> {
             );
         }
         if failed.is_empty() {
-            println!("all {} gates passed", verdicts.len());
+            writeln!(out, "all {} gates passed", verdicts.len())?;
         } else {
-            println!("failed gates: {}", failed.join(", "));
+            writeln!(out, "failed gates: {}", failed.join(", "))?;
         }
     }
     Ok(failed.is_empty())
@@ -103,17 +107,21 @@ pub fn report(args: &ReportArgs, common: &CommonArgs) -> Result<Option<Artifact>
 
 /// Runs `tasks`: one line per built-in task on stdout.
 pub fn tasks() -> Result<bool> {
+    let mut out = std::io::stdout().lock();
     for (name, _) in cogumi_eval::task::BUILTIN {
         let d = TaskDef::builtin(name)?;
-        println!(
+        writeln!(
+            out,
             "{name:<18} {:<10} {:<22} {}-shot  {}/{}  primary: {}",
             d.domain,
-            format!("{:?}", d.output_type).to_lowercase(),
+            serde_json::to_value(d.output_type)?
+                .as_str()
+                .unwrap_or_default(),
             d.num_fewshot,
             d.dataset,
             d.test_split,
             d.primary_metric
-        );
+        )?;
     }
     Ok(true)
 }
