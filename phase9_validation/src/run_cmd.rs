@@ -165,7 +165,6 @@ pub fn run(args: &RunArgs, common: &CommonArgs) -> Result<Option<Artifact>> {
     };
 
     let opts = RunOptions {
-        limit: args.limit,
         chunk: args.chunk,
         code_jobs: args.code_jobs,
     };

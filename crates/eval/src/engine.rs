@@ -21,8 +21,6 @@ use crate::task::{Judge, OutputType, TaskDef};
 /// How a task is run.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
-    /// At most this many documents (per `group_by` group, as lm-eval's `--limit` per subtask).
-    pub limit: Option<usize>,
     /// Documents per backend call (progress and resume granularity).
     pub chunk: usize,
     /// Concurrent sandboxed programs for code tasks.
@@ -32,7 +30,6 @@ pub struct RunOptions {
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
-            limit: None,
             chunk: 16,
             code_jobs: 2,
         }
@@ -70,7 +67,8 @@ fn group_key(def: &TaskDef, doc: &Value) -> String {
         .unwrap_or_default()
 }
 
-/// Loads, preprocesses, limits and builds the prompts of a task's documents.
+/// Loads, preprocesses and limits a task's documents (at most `limit` per `group_by` group, as
+/// lm-eval's `--limit` per subtask) and builds their prompts.
 pub fn prepare(def: &TaskDef, data: &Path, limit: Option<usize>) -> Result<Vec<Prepared>> {
     let raw = docs::load_split(data, &def.dataset, &def.test_split)?;
     let all: Vec<Value> = raw
