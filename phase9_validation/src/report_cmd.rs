@@ -17,7 +17,7 @@ use crate::run_cmd::read_results;
 /// Runs `gate`: prints every verdict (stderr, or JSON on stdout with `--json`); `Ok(false)`
 /// when any gate failed.
 pub fn gate(args: &GateArgs, common: &CommonArgs) -> Result<bool> {
-    let results = read_results(&args.results)?;
+    let (results, _) = read_results(&args.results)?;
     let gates = Gates::from_file(&args.gates)?;
     let verdicts = gates.check(&results);
     let failed: Vec<&str> = verdicts
@@ -56,14 +56,9 @@ pub fn report(args: &ReportArgs, common: &CommonArgs) -> Result<Option<Artifact>
     let mut runs = Vec::new();
     let mut inputs: Vec<InputRef> = Vec::new();
     for dir in &args.results {
-        runs.push(read_results(dir)?);
-        if dir.is_dir() {
-            inputs.push(
-                Artifact::open(dir)
-                    .with_context(|| format!("verifying {}", dir.display()))?
-                    .as_input(),
-            );
-        }
+        let (results, artifact) = read_results(dir)?;
+        runs.push(results);
+        inputs.extend(artifact.as_ref().map(Artifact::as_input));
     }
     let gates = match &args.gates {
         Some(g) => Some(Gates::from_file(g)?),

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use cogumi_artifact::{Artifact, InputRef};
+use cogumi_artifact::{Artifact, InputRef, Verify};
 use cogumi_cli::CommonArgs;
 use cogumi_eval::records::{RecordWriter, read_records};
 use cogumi_eval::{Backend, ModelInfo, RunOptions, RunResults, TaskDef};
@@ -89,10 +89,12 @@ pub fn run(args: &RunArgs, common: &CommonArgs) -> Result<Option<Artifact>> {
         }
     }
     let data = open_data(&args.data)?;
+    // Sizes only here (the id needs the manifest); `model_dir::open` verifies every sha256 once
+    // when it loads the weights, and `--plan` stays cheap.
     let model_art = match &args.model {
         Some(m) if m.join("manifest.json").exists() => Some(
-            Artifact::open(m)
-                .with_context(|| format!("verifying model artifact {}", m.display()))?,
+            Artifact::open_with(m, Verify::Sizes)
+                .with_context(|| format!("opening model artifact {}", m.display()))?,
         ),
         _ => None,
     };
@@ -231,15 +233,17 @@ pub fn run(args: &RunArgs, common: &CommonArgs) -> Result<Option<Artifact>> {
     Ok(Some(artifact))
 }
 
-/// Reads `results.json` from an eval artifact (verified) or a results file.
-pub fn read_results(path: &Path) -> Result<RunResults> {
-    let file = if path.is_dir() {
-        Artifact::open(path).with_context(|| format!("verifying {}", path.display()))?;
-        path.join("results.json")
+/// Reads `results.json` from an eval artifact (verified; returned too) or a results file.
+pub fn read_results(path: &Path) -> Result<(RunResults, Option<Artifact>)> {
+    let (file, artifact) = if path.is_dir() {
+        let a = Artifact::open(path).with_context(|| format!("verifying {}", path.display()))?;
+        (path.join("results.json"), Some(a))
     } else {
-        path.to_path_buf()
+        (path.to_path_buf(), None)
     };
     let text =
         std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("parsing {}", file.display()))
+    let results =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", file.display()))?;
+    Ok((results, artifact))
 }

@@ -10,12 +10,6 @@ use crate::prompt::PromptBuilder;
 use crate::records::SampleRecord;
 use crate::task::{Judge, TaskDef};
 
-fn record(p: &Prepared, target: String, output: String) -> SampleRecord {
-    let mut r = base_record(p, target);
-    r.output = Some(output);
-    r
-}
-
 /// Judges one chunk's outputs (`outputs[d]` holds document `d`'s samples).
 pub fn judge(
     def: &TaskDef,
@@ -57,7 +51,7 @@ fn exact(
         .zip(outputs)
         .map(|(p, out)| {
             let target = builder.target_text(&p.doc)?;
-            let mut r = record(p, target.clone(), out.clone());
+            let mut r = judged(p, target.clone(), out.clone());
             if filters.is_empty() {
                 r.metrics.insert(
                     "exact_match".into(),
@@ -75,7 +69,9 @@ fn exact(
         .collect()
 }
 
-/// A record for a judged generation (used by the code and tool-call judges).
+/// A record for a judged generation (exact match, code and tool-call judges).
 pub(crate) fn judged(p: &Prepared, target: String, output: String) -> SampleRecord {
-    record(p, target, output)
+    let mut r = base_record(p, target);
+    r.output = Some(output);
+    r
 }

