@@ -12,56 +12,15 @@ use burn::tensor::module::{attention, embedding};
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, DType, Device, Int, Tensor, TensorData};
 
+use std::sync::OnceLock;
+
 use crate::batch::TokenBatch;
 use crate::config::LlamaConfig;
 use crate::error::{Error, Result};
+use crate::host::{HostModel, Output, Step};
+use crate::kv_cache::{HostKv, KvCache};
 use crate::linear::Linear;
 use crate::rope::{self, RopeTable};
-
-/// Per-layer key/value cache for incremental decoding.
-///
-/// Holds keys and values after RoPE, `[B, n_kv_heads, T_past, head_dim]`, and which past
-/// positions are real tokens (left padding is not), so positions and masks continue correctly.
-#[derive(Debug, Clone)]
-pub struct KvCache {
-    layers: Vec<Option<(Tensor<4>, Tensor<4>)>>,
-    valid: Vec<Vec<bool>>,
-}
-
-impl KvCache {
-    /// An empty cache for a model with `num_layers` blocks.
-    pub fn new(num_layers: usize) -> Self {
-        KvCache {
-            layers: vec![None; num_layers],
-            valid: Vec::new(),
-        }
-    }
-
-    /// Number of cached positions (padding included).
-    pub fn len(&self) -> usize {
-        self.valid.first().map_or(0, Vec::len)
-    }
-
-    /// Whether nothing is cached yet.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Drops every position from `len` on (rollback for speculative decoding).
-    pub fn truncate(&mut self, len: usize) {
-        if len >= self.len() {
-            return;
-        }
-        for (k, v) in self.layers.iter_mut().flatten() {
-            let [b, h, _, d] = k.dims();
-            *k = k.clone().slice([0..b, 0..h, 0..len, 0..d]);
-            *v = v.clone().slice([0..b, 0..h, 0..len, 0..d]);
-        }
-        for row in &mut self.valid {
-            row.truncate(len);
-        }
-    }
-}
 
 /// RMSNorm: `x / sqrt(mean(x²) + eps) · weight`, computed in f32 as HF does.
 #[derive(Module, Debug)]
@@ -259,12 +218,24 @@ pub struct Llama {
     rope: RopeTable,
     #[module(skip)]
     expand_kv: bool,
-    /// Inference copy of the tied head in burn layout `[hidden, vocab]`, contiguous: burn's
-    /// matmul on a transposed view copies the whole embedding every call (113 MB per token for
-    /// SmolLM2). `None` when untied. Training code must drop it (`untie_cache`) so gradients
-    /// reach `embed_tokens`.
+    /// Inference copy of a tied head in burn layout `[hidden, vocab]`, contiguous, made on the
+    /// burn path's first use: burn's matmul on a transposed view copies the whole embedding
+    /// every call (113 MB per token for SmolLM2). The flex fast path reads the embedding as is
+    /// and never makes it. Training code sets `untied` (`untie_cache`) so gradients reach
+    /// `embed_tokens`.
     #[module(skip)]
-    tied_head: Option<Tensor<2>>,
+    tied_head: OnceLock<Tensor<2>>,
+    #[module(skip)]
+    untied: bool,
+    #[module(skip)]
+    no_fast_path: bool,
+}
+
+/// A batch checked against the cache, with its positions.
+struct Prepared {
+    past_valid: Vec<Vec<bool>>,
+    past: usize,
+    positions: Vec<i64>,
 }
 
 /// Logits on the host, row-major `[B, T, vocab]`.
@@ -375,10 +346,6 @@ impl Llama {
         if dtype != DType::F32 {
             rope = rope.cast(dtype);
         }
-        let tied_head = parts.lm_head.is_none().then(|| {
-            let data = parts.embed_tokens.clone().transpose().into_data();
-            Tensor::from_data(data, (&device, dtype))
-        });
         Llama {
             embed_tokens: Param::from_tensor(parts.embed_tokens),
             layers: parts.layers,
@@ -387,15 +354,23 @@ impl Llama {
             config,
             rope,
             expand_kv,
-            tied_head,
+            tied_head: OnceLock::new(),
+            untied: false,
+            no_fast_path: false,
         }
     }
 
     /// Drops the inference copy of a tied head, so the head reads `embed_tokens` directly
     /// (needed when training updates the embedding).
     pub fn untie_cache(mut self) -> Self {
-        self.tied_head = None;
+        self.tied_head = OnceLock::new();
+        self.untied = true;
         self
+    }
+
+    /// The RoPE `cos`/`sin` tables, `[max_positions, head_dim]` each.
+    pub(crate) fn rope_tables(&self) -> (Tensor<2>, Tensor<2>) {
+        self.rope.tables()
     }
 
     /// The resolved configuration.
@@ -423,9 +398,42 @@ impl Llama {
     pub fn forward_hidden(
         &self,
         batch: &TokenBatch,
-        mut cache: Option<&mut KvCache>,
+        cache: Option<&mut KvCache>,
     ) -> Result<Tensor<3>> {
-        let (b, t) = (batch.batch(), batch.seq());
+        if let Some(host) = self.host_model() {
+            let out = self.run_host(&host, batch, cache, Output::Hidden)?;
+            let dims = [batch.batch(), batch.seq(), self.config.hidden_size];
+            return Ok(Tensor::from_data(
+                TensorData::new(out, dims),
+                &self.device(),
+            ));
+        }
+        self.forward_hidden_burn(batch, cache)
+    }
+
+    /// Whether inference runs on the flex fast path ([`crate::host`]): every weight is a
+    /// contiguous f32 flex tensor outside autodiff, and every projection dense or LoRA.
+    pub fn uses_fast_path(&self) -> bool {
+        self.host_model().is_some()
+    }
+
+    /// Turns the flex fast path off (or back on): inference then runs burn op by op, as on
+    /// every other backend. For tests and measurements that compare the two.
+    pub fn with_fast_path(mut self, on: bool) -> Self {
+        self.no_fast_path = !on;
+        self
+    }
+
+    fn host_model(&self) -> Option<HostModel> {
+        if self.no_fast_path {
+            return None;
+        }
+        HostModel::new(self)
+    }
+
+    /// Validates `batch` against the cache and computes its positions.
+    fn prepare(&self, batch: &TokenBatch, cache: Option<&KvCache>) -> Result<Prepared> {
+        let b = batch.batch();
         if let Some(&bad) = batch
             .ids()
             .iter()
@@ -436,7 +444,7 @@ impl Llama {
                 self.config.vocab_size
             )));
         }
-        let past_valid: Vec<Vec<bool>> = match cache.as_deref() {
+        let past_valid: Vec<Vec<bool>> = match cache {
             Some(c) if !c.is_empty() => {
                 if c.valid.len() != b {
                     return Err(Error::Input(format!(
@@ -455,6 +463,7 @@ impl Llama {
                     .into(),
             ));
         }
+        let t = batch.seq();
         // Positions continue from the number of real tokens already seen (as generate() does).
         let positions = if past == 0 {
             batch.positions()
@@ -478,25 +487,91 @@ impl Llama {
                 self.rope.max_positions()
             )));
         }
+        Ok(Prepared {
+            past_valid,
+            past,
+            positions,
+        })
+    }
+
+    /// Records `batch`'s positions in the cache after a forward appended them.
+    fn record(cache: &mut KvCache, batch: &TokenBatch, past: usize) {
+        let (b, t) = (batch.batch(), batch.seq());
+        if cache.valid.len() != b {
+            cache.valid = vec![Vec::new(); b];
+        }
+        for (row, valid) in cache.valid.iter_mut().enumerate() {
+            valid.extend_from_slice(&batch.valid()[row * t..(row + 1) * t]);
+        }
+        debug_assert_eq!(cache.len(), past + t);
+    }
+
+    /// The fast-path forward ([`crate::host`]).
+    fn run_host(
+        &self,
+        host: &HostModel,
+        batch: &TokenBatch,
+        cache: Option<&mut KvCache>,
+        output: Output,
+    ) -> Result<Vec<f32>> {
+        let prep = self.prepare(batch, cache.as_deref())?;
+        let (b, t) = (batch.batch(), batch.seq());
+        let valid = (0..b)
+            .map(|r| [&prep.past_valid[r][..], &batch.valid()[r * t..(r + 1) * t]].concat())
+            .collect();
+        let step = Step {
+            ids: batch.ids(),
+            batch: b,
+            seq: t,
+            positions: &prep.positions,
+            valid,
+            segments: batch.segments(),
+            past: prep.past,
+        };
+        let c = &self.config;
+        let (nkv, hd) = (c.num_key_value_heads, c.head_dim);
+        Ok(match cache {
+            Some(cache) => {
+                let out = host.forward(c, &step, cache.host_mut(b, nkv, hd), output);
+                Self::record(cache, batch, prep.past);
+                out
+            }
+            None => {
+                let mut kv = HostKv::new(self.layers.len(), b, nkv, hd, t);
+                host.forward(c, &step, &mut kv, output)
+            }
+        })
+    }
+
+    /// The burn forward, op by op (every backend, autodiff).
+    fn forward_hidden_burn(
+        &self,
+        batch: &TokenBatch,
+        cache: Option<&mut KvCache>,
+    ) -> Result<Tensor<3>> {
+        let prep = self.prepare(batch, cache.as_deref())?;
+        let (b, t) = (batch.batch(), batch.seq());
         let device = self.device();
-        let plan = self.mask_plan(batch, &past_valid, &device);
-        let pos = Tensor::<2, Int>::from_data(TensorData::new(positions, [b, t]), &device);
+        let plan = self.mask_plan(batch, &prep.past_valid, &device);
+        let pos =
+            Tensor::<2, Int>::from_data(TensorData::new(prep.positions.clone(), [b, t]), &device);
         let (cos, sin) = self.rope.gather(pos);
         let ids: Vec<i64> = batch.ids().iter().map(|&x| x as i64).collect();
         let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [b, t]), &device);
         let mut x = embedding(self.embed_tokens.val(), ids);
-        for (i, layer) in self.layers.iter().enumerate() {
-            let slot = cache.as_deref_mut().map(|c| &mut c.layers[i]);
-            x = layer.forward(x, &cos, &sin, &plan, slot, self.expand_kv);
-        }
-        if let Some(c) = cache {
-            if c.valid.len() != b {
-                c.valid = vec![Vec::new(); b];
+        match cache {
+            Some(c) => {
+                let layers = c.layers_mut(&device);
+                for (layer, slot) in self.layers.iter().zip(layers.iter_mut()) {
+                    x = layer.forward(x, &cos, &sin, &plan, Some(slot), self.expand_kv);
+                }
+                Self::record(c, batch, prep.past);
             }
-            for (row, valid) in c.valid.iter_mut().enumerate() {
-                valid.extend_from_slice(&batch.valid()[row * t..(row + 1) * t]);
+            None => {
+                for layer in &self.layers {
+                    x = layer.forward(x, &cos, &sin, &plan, None, self.expand_kv);
+                }
             }
-            debug_assert_eq!(c.len(), past + t);
         }
         Ok(self.norm.forward(x))
     }
@@ -506,7 +581,16 @@ impl Llama {
     /// # Shapes
     /// - returns logits `[B, T, vocab]` in f32
     pub fn forward(&self, batch: &TokenBatch, cache: Option<&mut KvCache>) -> Result<Tensor<3>> {
-        let h = self.forward_hidden(batch, cache)?;
+        if let Some(host) = self.host_model() {
+            let (b, t) = (batch.batch(), batch.seq());
+            let out = self.run_host(&host, batch, cache, Output::Logits(t))?;
+            let dims = [b, t, self.config.vocab_size];
+            return Ok(Tensor::from_data(
+                TensorData::new(out, dims),
+                &self.device(),
+            ));
+        }
+        let h = self.forward_hidden_burn(batch, cache)?;
         Ok(self.lm_head(h))
     }
 
@@ -516,7 +600,7 @@ impl Llama {
         batch: &TokenBatch,
         cache: Option<&mut KvCache>,
     ) -> Result<HostLogits> {
-        HostLogits::from_tensor(self.forward(batch, cache)?)
+        self.forward_tail(batch, cache, batch.seq())
     }
 
     /// Logits of each row's last position only (what prefill for generation needs).
@@ -542,9 +626,19 @@ impl Llama {
         cache: Option<&mut KvCache>,
         n: usize,
     ) -> Result<HostLogits> {
-        let h = self.forward_hidden(batch, cache)?;
-        let [b, t, d] = h.dims();
-        let n = n.clamp(1, t);
+        let (b, t) = (batch.batch(), batch.seq());
+        let n = n.clamp(1, t.max(1));
+        if let Some(host) = self.host_model() {
+            let data = self.run_host(&host, batch, cache, Output::Logits(n))?;
+            return Ok(HostLogits {
+                data,
+                batch: b,
+                seq: n,
+                vocab: self.config.vocab_size,
+            });
+        }
+        let h = self.forward_hidden_burn(batch, cache)?;
+        let d = self.config.hidden_size;
         HostLogits::from_tensor(self.lm_head(h.slice([0..b, t - n..t, 0..d])))
     }
 
@@ -553,11 +647,18 @@ impl Llama {
     /// # Shapes
     /// - `h`: `[B, T, hidden]` → `[B, T, vocab]` (f32)
     pub fn lm_head(&self, h: Tensor<3>) -> Tensor<3> {
-        let logits = match (&self.lm_head, &self.tied_head) {
-            (Some(head), _) => head.forward(h),
-            (None, Some(t)) => burn::tensor::module::linear(h, t.clone(), None),
-            (None, None) => {
+        let logits = match &self.lm_head {
+            Some(head) => head.forward(h),
+            None if self.untied => {
                 burn::tensor::module::linear(h, self.embed_tokens.val().transpose(), None)
+            }
+            None => {
+                let head = self.tied_head.get_or_init(|| {
+                    let embed = self.embed_tokens.val();
+                    let (device, dtype) = (embed.device(), embed.dtype());
+                    Tensor::from_data(embed.transpose().into_data(), (&device, dtype))
+                });
+                burn::tensor::module::linear(h, head.clone(), None)
             }
         };
         if logits.dtype() == DType::F32 {

@@ -96,6 +96,11 @@ impl RopeTable {
         }
     }
 
+    /// The `cos` and `sin` tables, `[max_positions, head_dim]` each.
+    pub(crate) fn tables(&self) -> (Tensor<2>, Tensor<2>) {
+        (self.cos.clone(), self.sin.clone())
+    }
+
     /// Number of positions the table covers.
     pub fn max_positions(&self) -> usize {
         self.max_positions
