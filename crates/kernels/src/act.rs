@@ -105,6 +105,94 @@ pub fn silu_mul(gate: &mut [f32], up: &[f32]) {
 }
 
 #[inline(always)]
+fn silu_mul_backward_body<M: Madd>(gate: &[f32], up: &[f32], da: &mut [f32], du: &mut [f32]) {
+    for (((g, u), d), du) in gate.iter().zip(up).zip(da.iter_mut()).zip(du.iter_mut()) {
+        let sig = 1.0 / (1.0 + exp1::<M>(-*g));
+        let silu = *g * sig;
+        *du = *d * silu;
+        *d = *d * *u * sig * M::madd(*g, 1.0 - sig, 1.0);
+    }
+}
+
+multiversion!(fn silu_mul_backward_chunk(gate: &[f32], up: &[f32], da: &mut [f32], du: &mut [f32]) => silu_mul_backward_body);
+
+/// Backward of [`silu_mul`] (`a = silu(g)·u`): given `da`, writes `du = da·silu(g)` and
+/// replaces `da` with `dg = da·u·σ(g)·(1 + g·(1 − σ(g)))`.
+///
+/// # Panics
+/// If the lengths differ.
+pub fn silu_mul_backward(gate: &[f32], up: &[f32], da: &mut [f32], du: &mut [f32]) {
+    assert!(
+        gate.len() == up.len() && up.len() == da.len() && da.len() == du.len(),
+        "silu_mul_backward: lengths differ"
+    );
+    const CHUNK: usize = 1 << 15;
+    da.par_chunks_mut(CHUNK)
+        .zip(du.par_chunks_mut(CHUNK))
+        .zip(gate.par_chunks(CHUNK).zip(up.par_chunks(CHUNK)))
+        .for_each(|((d, du), (g, u))| silu_mul_backward_chunk(g, u, d, du));
+}
+
+#[inline(always)]
+fn cross_entropy_row_body<M: Madd>(logits: &mut [f32], target: usize, weight: f32) -> f32 {
+    let len = logits.len();
+    let max = {
+        let mut lanes = [f32::NEG_INFINITY; LANES];
+        let mut chunks = logits.chunks_exact(LANES);
+        for c in &mut chunks {
+            for l in 0..LANES {
+                lanes[l] = lanes[l].max(c[l]);
+            }
+        }
+        lanes
+            .iter()
+            .chain(chunks.remainder())
+            .fold(f32::NEG_INFINITY, |m, v| m.max(*v))
+    };
+    let picked = logits[target];
+    let sum = softmax_prefix::<M>(logits, len);
+    let inv = 1.0 / sum;
+    let scale = weight * inv;
+    for v in logits.iter_mut() {
+        *v *= scale;
+    }
+    logits[target] -= weight;
+    // −log p(target) = log Σ e^{z − max} − (z_target − max)
+    (sum.ln() - (picked - max)) * weight
+}
+
+multiversion!(fn cross_entropy_row(logits: &mut [f32], target: usize, weight: f32) -> f32 => cross_entropy_row_body);
+
+/// Weighted cross-entropy of rows of logits against target ids, and its gradient: each row of
+/// `logits` (`[rows, vocab]`) is replaced by `weight·(softmax − onehot(target))`. Returns
+/// `Σ weight·(−log softmax[target])` (the caller divides by the count, as `ForCausalLMLoss`).
+///
+/// # Panics
+/// If the lengths disagree or a target is outside the vocabulary.
+pub fn cross_entropy_grad(
+    logits: &mut [f32],
+    vocab: usize,
+    targets: &[u32],
+    weights: &[f32],
+) -> f64 {
+    assert!(
+        logits.len() == targets.len() * vocab && targets.len() == weights.len(),
+        "cross_entropy_grad: shapes"
+    );
+    logits
+        .par_chunks_mut(vocab)
+        .zip(targets.par_iter().zip(weights.par_iter()))
+        .map(|(row, (t, w))| {
+            assert!(
+                (*t as usize) < vocab,
+                "cross_entropy_grad: target {t} outside vocabulary {vocab}"
+            );
+            cross_entropy_row(row, *t as usize, *w) as f64
+        })
+        .sum()
+}
+
+#[inline(always)]
 fn add_inplace_body<M: Madd>(x: &mut [f32], y: &[f32]) {
     assert_eq!(x.len(), y.len(), "add_inplace: lengths differ");
     for (a, b) in x.iter_mut().zip(y) {
@@ -171,6 +259,53 @@ mod tests {
         let mut edge = vec![f32::NEG_INFINITY, -1000.0, -87.4, 0.0];
         exp_inplace(&mut edge);
         assert_eq!(edge, vec![0.0, 0.0, 0.0, 1.0]);
+    }
+
+    #[test]
+    fn silu_mul_backward_matches_finite_differences() {
+        let g: Vec<f32> = (-20..20).map(|i| i as f32 * 0.31).collect();
+        let u: Vec<f32> = (0..40).map(|i| 0.5 - i as f32 * 0.02).collect();
+        let mut da: Vec<f32> = (0..40).map(|i| ((i * 7 % 9) as f32 - 4.0) * 0.2).collect();
+        let d0 = da.clone();
+        let mut du = vec![0f32; 40];
+        silu_mul_backward(&g, &u, &mut da, &mut du);
+        let f = |g: f64, u: f64| g / (1.0 + (-g).exp()) * u;
+        for i in 0..40 {
+            let (gi, ui, h) = (g[i] as f64, u[i] as f64, 1e-6);
+            let dg = d0[i] as f64 * (f(gi + h, ui) - f(gi - h, ui)) / (2.0 * h);
+            let dun = d0[i] as f64 * (f(gi, ui + h) - f(gi, ui - h)) / (2.0 * h);
+            assert!(
+                (da[i] as f64 - dg).abs() < 1e-5 && (du[i] as f64 - dun).abs() < 1e-5,
+                "{i}"
+            );
+        }
+    }
+
+    #[test]
+    fn cross_entropy_grad_matches_the_definition() {
+        let vocab = 37;
+        let mut logits: Vec<f32> = (0..2 * vocab)
+            .map(|i| ((i * 11 % 17) as f32 - 8.0) * 0.4)
+            .collect();
+        let orig = logits.clone();
+        let loss = cross_entropy_grad(&mut logits, vocab, &[5, 30], &[1.0, 0.5]);
+        let mut want_loss = 0.0;
+        for (r, (t, w)) in [(5usize, 1.0f64), (30, 0.5)].iter().enumerate() {
+            let row: Vec<f64> = orig[r * vocab..(r + 1) * vocab]
+                .iter()
+                .map(|v| *v as f64)
+                .collect();
+            let z: f64 = row.iter().map(|v| v.exp()).sum();
+            want_loss += w * (z.ln() - row[*t]);
+            for j in 0..vocab {
+                let g = w * (row[j].exp() / z - if j == *t { 1.0 } else { 0.0 });
+                assert!(
+                    (logits[r * vocab + j] as f64 - g).abs() < 1e-6,
+                    "row {r} col {j}"
+                );
+            }
+        }
+        assert!((loss - want_loss).abs() < 1e-5, "{loss} vs {want_loss}");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::matmul::{MatMut, MatRef, gemm};
 use crate::simd::{Madd, axpy, dot, multiversion};
 
 /// Queries per work item.
-const QUERY_BLOCK: usize = 64;
+pub(crate) const QUERY_BLOCK: usize = 64;
 /// Below this many queries per block, scores are plain dot products instead of `gemm`.
 const GEMM_MIN_QUERIES: usize = 8;
 

@@ -10,13 +10,15 @@
 
 mod act;
 mod attention;
+mod attention_grad;
 mod matmul;
 mod norm;
 mod rope;
 mod simd;
 
-pub use act::{add_inplace, exp_inplace, silu_mul};
+pub use act::{add_inplace, cross_entropy_grad, exp_inplace, silu_mul, silu_mul_backward};
 pub use attention::{AttentionDims, KeyMask, attention};
+pub use attention_grad::{AttentionGrads, attention_backward};
 pub use matmul::{MatMut, MatRef, SMALL_M, WeightLayout, gemm, matmul};
-pub use norm::rms_norm;
-pub use rope::rope;
+pub use norm::{rms_norm, rms_norm_backward};
+pub use rope::{rope, rope_backward};

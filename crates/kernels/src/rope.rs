@@ -38,6 +38,38 @@ pub fn rope(x: &mut [f32], head_dim: usize, cos: &[f32], sin: &[f32]) {
     rope_heads(x, head_dim, cos, sin);
 }
 
+#[inline(always)]
+fn rope_back_body<M: Madd>(x: &mut [f32], head_dim: usize, cos: &[f32], sin: &[f32]) {
+    let half = head_dim / 2;
+    for v in x.chunks_exact_mut(head_dim) {
+        let (a, b) = v.split_at_mut(half);
+        for i in 0..half {
+            let (g1, g2) = (a[i], b[i]);
+            a[i] = M::madd(g1, cos[i], g2 * sin[half + i]);
+            b[i] = M::madd(g2, cos[half + i], -(g1 * sin[i]));
+        }
+    }
+}
+
+multiversion!(fn rope_back_heads(x: &mut [f32], head_dim: usize, cos: &[f32], sin: &[f32]) => rope_back_body);
+
+/// Backward of [`rope`]: maps the gradient of the rotated vectors back to the unrotated ones
+/// (the transpose of the rotation, i.e. the rotation by the opposite angle), in place.
+///
+/// # Panics
+/// As [`rope`].
+pub fn rope_backward(x: &mut [f32], head_dim: usize, cos: &[f32], sin: &[f32]) {
+    assert!(
+        head_dim.is_multiple_of(2) && x.len().is_multiple_of(head_dim),
+        "rope_backward: bad head_dim {head_dim}"
+    );
+    assert!(
+        cos.len() == head_dim && sin.len() == head_dim,
+        "rope_backward: table rows must be head_dim"
+    );
+    rope_back_heads(x, head_dim, cos, sin);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

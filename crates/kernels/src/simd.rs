@@ -60,15 +60,15 @@ pub(crate) fn fast() -> bool {
 /// Defines `pub fn $name(args)` that runs `$body::<Fused>` compiled for AVX2+FMA when the CPU
 /// has them and `$body::<Plain>` otherwise. `$body` must be `#[inline(always)]`.
 macro_rules! multiversion {
-    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident : $ty:ty),* $(,)?) => $body:ident) => {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? => $body:ident) => {
         $(#[$meta])*
         #[allow(clippy::too_many_arguments)]
-        $vis fn $name($($arg: $ty),*) {
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx2,fma")]
                 #[allow(clippy::too_many_arguments)]
-                fn v3($($arg: $ty),*) {
+                fn v3($($arg: $ty),*) $(-> $ret)? {
                     $body::<$crate::simd::Fused>($($arg),*)
                 }
                 if $crate::simd::fast() {

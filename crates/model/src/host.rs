@@ -23,7 +23,7 @@ use crate::llama::Llama;
 use crate::lora::LoraBase;
 
 /// A weight the fast path reads in place: a contiguous f32 flex buffer.
-struct HostTensor(FlexTensor);
+pub(crate) struct HostTensor(FlexTensor);
 
 impl HostTensor {
     fn new<const D: usize>(t: Tensor<D>) -> Option<Self> {
@@ -32,7 +32,7 @@ impl HostTensor {
         Some(HostTensor(flex))
     }
 
-    fn s(&self) -> &[f32] {
+    pub(crate) fn s(&self) -> &[f32] {
         self.0
             .as_slice::<f32>()
             .expect("checked contiguous f32 in HostTensor::new")
@@ -40,12 +40,13 @@ impl HostTensor {
 }
 
 /// A projection: `x·W`, plus `s·(x·A)·B` for a LoRA layer.
-struct HostLinear {
-    w: HostTensor,
-    layout: WeightLayout,
-    k: usize,
-    n: usize,
-    lora: Option<(HostTensor, HostTensor, usize, f32)>,
+pub(crate) struct HostLinear {
+    pub(crate) w: HostTensor,
+    pub(crate) layout: WeightLayout,
+    pub(crate) k: usize,
+    pub(crate) n: usize,
+    /// `A: [k, r]`, `B: [r, n]`, `r`, scale.
+    pub(crate) lora: Option<(HostTensor, HostTensor, usize, f32)>,
 }
 
 impl HostLinear {
@@ -84,7 +85,7 @@ impl HostLinear {
 
     /// # Shapes
     /// - `x`: `[m, k]` → `y`: `[m, n]` (overwritten)
-    fn forward(&self, x: &[f32], m: usize, y: &mut [f32]) {
+    pub(crate) fn forward(&self, x: &[f32], m: usize, y: &mut [f32]) {
         k::matmul(x, m, self.k, self.w.s(), self.layout, self.n, y);
         if let Some((a, b, r, scale)) = &self.lora {
             let mut xa = vec![0f32; m * r];
@@ -97,26 +98,26 @@ impl HostLinear {
     }
 }
 
-struct HostBlock {
-    input_norm: HostTensor,
-    post_norm: HostTensor,
-    q: HostLinear,
-    k: HostLinear,
-    v: HostLinear,
-    o: HostLinear,
-    gate: HostLinear,
-    up: HostLinear,
-    down: HostLinear,
+pub(crate) struct HostBlock {
+    pub(crate) input_norm: HostTensor,
+    pub(crate) post_norm: HostTensor,
+    pub(crate) q: HostLinear,
+    pub(crate) k: HostLinear,
+    pub(crate) v: HostLinear,
+    pub(crate) o: HostLinear,
+    pub(crate) gate: HostLinear,
+    pub(crate) up: HostLinear,
+    pub(crate) down: HostLinear,
 }
 
 /// The model's weights as host slices, gathered per call (a few hundred refcount bumps).
 pub(crate) struct HostModel {
-    embed: HostTensor,
-    layers: Vec<HostBlock>,
-    norm: HostTensor,
-    head: HostLinear,
-    cos: HostTensor,
-    sin: HostTensor,
+    pub(crate) embed: HostTensor,
+    pub(crate) layers: Vec<HostBlock>,
+    pub(crate) norm: HostTensor,
+    pub(crate) head: HostLinear,
+    pub(crate) cos: HostTensor,
+    pub(crate) sin: HostTensor,
 }
 
 /// What a fast-path forward returns.
@@ -303,7 +304,13 @@ impl HostModel {
     }
 
     /// Applies RoPE to each token row of `buf` (`[rows, heads·head_dim]`) at `position(row)`.
-    fn rope_rows(&self, buf: &mut [f32], width: usize, hd: usize, position: impl Fn(usize) -> i64) {
+    pub(crate) fn rope_rows(
+        &self,
+        buf: &mut [f32],
+        width: usize,
+        hd: usize,
+        position: impl Fn(usize) -> i64,
+    ) {
         let (cos, sin) = (self.cos.s(), self.sin.s());
         for (r, row) in buf.chunks_exact_mut(width).enumerate() {
             let p = position(r) as usize;

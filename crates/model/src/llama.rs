@@ -232,10 +232,10 @@ pub struct Llama {
 }
 
 /// A batch checked against the cache, with its positions.
-struct Prepared {
-    past_valid: Vec<Vec<bool>>,
-    past: usize,
-    positions: Vec<i64>,
+pub(crate) struct Prepared {
+    pub(crate) past_valid: Vec<Vec<bool>>,
+    pub(crate) past: usize,
+    pub(crate) positions: Vec<i64>,
 }
 
 /// Logits on the host, row-major `[B, T, vocab]`.
@@ -424,7 +424,7 @@ impl Llama {
         self
     }
 
-    fn host_model(&self) -> Option<HostModel> {
+    pub(crate) fn host_model(&self) -> Option<HostModel> {
         if self.no_fast_path {
             return None;
         }
@@ -432,7 +432,7 @@ impl Llama {
     }
 
     /// Validates `batch` against the cache and computes its positions.
-    fn prepare(&self, batch: &TokenBatch, cache: Option<&KvCache>) -> Result<Prepared> {
+    pub(crate) fn prepare(&self, batch: &TokenBatch, cache: Option<&KvCache>) -> Result<Prepared> {
         let b = batch.batch();
         if let Some(&bad) = batch
             .ids()

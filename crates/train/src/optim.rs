@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use burn::tensor::{Gradients, Tensor};
+use burn::tensor::{Gradients, Tensor, TensorData};
 use cogumi_model::Llama;
 use cogumi_model::params::ParamKind;
 use serde::{Deserialize, Serialize};
@@ -59,6 +59,31 @@ impl GradBuffer {
         model.visit_params_mut(&mut |name, _kind, p| {
             if let Some(g) = p.grad_flat(grads) {
                 let g = if scale == 1.0 { g } else { g.mul_scalar(scale) };
+                let entry = match self.grads.remove(name) {
+                    Some(prev) => prev + g,
+                    None => g,
+                };
+                self.grads.insert(name.to_string(), entry);
+            }
+        });
+    }
+
+    /// Adds `scale ·` host gradients (`(name, flattened values)`, as
+    /// `Llama::lora_loss_grads` returns them) for the parameters of `model` they name.
+    pub fn accumulate_host(
+        &mut self,
+        model: &mut Llama,
+        grads: Vec<(String, Vec<f32>)>,
+        scale: f64,
+    ) {
+        let mut grads: BTreeMap<String, Vec<f32>> = grads.into_iter().collect();
+        model.visit_params_mut(&mut |name, _kind, p| {
+            if let Some(mut g) = grads.remove(name) {
+                if scale != 1.0 {
+                    g.iter_mut().for_each(|v| *v *= scale as f32);
+                }
+                let len = g.len();
+                let g = Tensor::<1>::from_data(TensorData::new(g, [len]), &p.flat().device());
                 let entry = match self.grads.remove(name) {
                     Some(prev) => prev + g,
                     None => g,

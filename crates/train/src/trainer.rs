@@ -254,17 +254,37 @@ pub fn train(
             let (batch, targets) = collate(&rows)?;
             // Dropout masks depend only on (seed, micro-batch index): resumable.
             device.seed(cfg.seed ^ (k + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-            let loss = objective.loss(model, &batch, &targets)?;
-            let value: f32 = loss.clone().inner().into_scalar();
+            let scale = 1.0 / cfg.grad_accum as f64;
+            // LoRA cross-entropy on flex f32 runs the hand-written backward of the fast path
+            // (`cogumi_model::host_train`, held to PEFT's gradients); anything else, autodiff.
+            let host = match objective {
+                Objective::CrossEntropy => {
+                    model.lora_loss_grads(&batch, &targets.ids, &targets.weight)?
+                }
+                Objective::Distill { .. } => None,
+            };
+            let value = match host {
+                Some(h) => {
+                    buffer.accumulate_host(model, h.grads, scale);
+                    h.loss
+                }
+                None => {
+                    let loss = objective.loss(model, &batch, &targets)?;
+                    let value: f32 = loss.clone().inner().into_scalar();
+                    if value.is_finite() {
+                        let grads = loss.backward();
+                        buffer.accumulate(model, &grads, scale);
+                    }
+                    value as f64
+                }
+            };
             if !value.is_finite() {
                 return Err(Error::NonFinite {
                     step: state.step + 1,
-                    value: value as f64,
+                    value,
                 });
             }
-            loss_sum += value as f64;
-            let grads = loss.backward();
-            buffer.accumulate(model, &grads, 1.0 / cfg.grad_accum as f64);
+            loss_sum += value;
         }
         if buffer.is_empty() {
             return Err(Error::Config(
