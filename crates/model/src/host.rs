@@ -14,7 +14,7 @@
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
 use burn::tensor::Tensor;
-use cogumi_kernels::{self as k, AttentionDims, KeyMask, WeightLayout};
+use cogumi_kernels::{self as k, AttentionDims, KeyMask, MatMut, MatRef, WeightLayout};
 
 use crate::config::LlamaConfig;
 use crate::kv_cache::HostKv;
@@ -90,10 +90,33 @@ impl HostLinear {
         if let Some((a, b, r, scale)) = &self.lora {
             let mut xa = vec![0f32; m * r];
             k::matmul(x, m, self.k, a.s(), WeightLayout::KN, *r, &mut xa);
-            xa.iter_mut().for_each(|v| *v *= scale);
-            let mut update = vec![0f32; m * self.n];
-            k::matmul(&xa, m, *r, b.s(), WeightLayout::KN, self.n, &mut update);
-            k::add_inplace(y, &update);
+            // y += s·(x·A)·B, accumulated by the product itself (no update buffer).
+            k::gemm(
+                MatMut {
+                    data: y,
+                    rows: m,
+                    cols: self.n,
+                    row_stride: self.n,
+                    col_stride: 1,
+                },
+                MatRef {
+                    data: &xa,
+                    rows: m,
+                    cols: *r,
+                    row_stride: *r,
+                    col_stride: 1,
+                },
+                MatRef {
+                    data: b.s(),
+                    rows: *r,
+                    cols: self.n,
+                    row_stride: self.n,
+                    col_stride: 1,
+                },
+                *scale,
+                true,
+                true,
+            );
         }
     }
 }

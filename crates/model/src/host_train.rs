@@ -195,6 +195,7 @@ impl Run<'_> {
             x.extend_from_slice(&embed[id as usize * d..(id as usize + 1) * d]);
         }
         let mut layers = Vec::with_capacity(self.host.layers.len());
+        let mut a = vec![0f32; n * inter];
         let (mut h, mut kb, mut vb, mut o) = (
             vec![0f32; n * d],
             vec![0f32; n * nkv * hd],
@@ -230,7 +231,7 @@ impl Run<'_> {
             let (mut gate, mut up) = (vec![0f32; n * inter], vec![0f32; n * inter]);
             layer.gate.forward(&h, n, &mut gate);
             layer.up.forward(&h, n, &mut up);
-            let mut a = gate.clone();
+            a.copy_from_slice(&gate);
             k::silu_mul(&mut a, &up);
             layer.down.forward(&a, n, &mut o);
             let mut z = y.clone();
@@ -304,32 +305,41 @@ impl Run<'_> {
         );
         let (n, eps) = (b * t, c.rms_norm_eps as f32);
         let mut grads = Vec::new();
+        // Scratch reused by every layer: fresh multi-megabyte vectors per layer cost page
+        // faults and zeroing (measured ~5 % of a step).
         let mut h = vec![0f32; n * d];
+        let (mut a, mut da, mut du) = (
+            vec![0f32; n * inter],
+            vec![0f32; n * inter],
+            vec![0f32; n * inter],
+        );
+        let (mut dh1, mut dh2) = (vec![0f32; n * d], vec![0f32; n * d]);
+        let (mut dattn, mut dq) = (vec![0f32; n * nh * hd], vec![0f32; n * nh * hd]);
+        let (mut dk, mut dv) = (vec![0f32; n * nkv * hd], vec![0f32; n * nkv * hd]);
         for (li, (layer, s)) in self.host.layers.iter().zip(&fwd.layers).enumerate().rev() {
             let name = |p: &str| format!("model.layers.{li}.{p}");
             // MLP: z = y + down(silu(gate(h2)) ⊙ up(h2)), h2 = rms(y).
             k::rms_norm(&s.y, layer.post_norm.s(), eps, &mut h);
-            let mut a = s.gate.clone();
+            a.copy_from_slice(&s.gate);
             k::silu_mul(&mut a, &s.up);
-            let mut da = vec![0f32; n * inter];
+            da.fill(0.0);
             linear_backward(
                 &layer.down,
                 &a,
                 &dz,
                 n,
-                &mut da,
+                Some(&mut da),
                 &name("mlp.down_proj"),
                 &mut grads,
             );
-            let mut du = vec![0f32; n * inter];
             k::silu_mul_backward(&s.gate, &s.up, &mut da, &mut du);
-            let mut dh2 = vec![0f32; n * d];
+            dh2.fill(0.0);
             linear_backward(
                 &layer.gate,
                 &h,
                 &da,
                 n,
-                &mut dh2,
+                Some(&mut dh2),
                 &name("mlp.gate_proj"),
                 &mut grads,
             );
@@ -338,27 +348,22 @@ impl Run<'_> {
                 &h,
                 &du,
                 n,
-                &mut dh2,
+                Some(&mut dh2),
                 &name("mlp.up_proj"),
                 &mut grads,
             );
             let mut dy = dz;
             k::rms_norm_backward(&s.y, layer.post_norm.s(), eps, &dh2, &mut dy);
             // Attention: y = x + o(attn(rope(q(h1)), rope(k(h1)), v(h1))), h1 = rms(x).
-            let mut dattn = vec![0f32; n * nh * hd];
+            dattn.fill(0.0);
             linear_backward(
                 &layer.o,
                 &s.attn,
                 &dy,
                 n,
-                &mut dattn,
+                Some(&mut dattn),
                 &name("self_attn.o_proj"),
                 &mut grads,
-            );
-            let (mut dq, mut dk, mut dv) = (
-                vec![0f32; n * nh * hd],
-                vec![0f32; n * nkv * hd],
-                vec![0f32; n * nkv * hd],
             );
             let w = nh * hd;
             for row in 0..b {
@@ -386,36 +391,21 @@ impl Run<'_> {
             self.rope_back(&mut dq, nh * hd);
             self.rope_back(&mut dk, nkv * hd);
             k::rms_norm(&s.x, layer.input_norm.s(), eps, &mut h);
-            let mut dh1 = vec![0f32; n * d];
-            linear_backward(
-                &layer.q,
-                &h,
-                &dq,
-                n,
-                &mut dh1,
-                &name("self_attn.q_proj"),
-                &mut grads,
-            );
-            linear_backward(
-                &layer.k,
-                &h,
-                &dk,
-                n,
-                &mut dh1,
-                &name("self_attn.k_proj"),
-                &mut grads,
-            );
-            linear_backward(
-                &layer.v,
-                &h,
-                &dv,
-                n,
-                &mut dh1,
-                &name("self_attn.v_proj"),
-                &mut grads,
-            );
+            // The embedding is frozen: below layer 0 no gradient is needed, only the factors'.
+            let need_dx = li > 0;
+            dh1.fill(0.0);
+            for (lin, dout, p) in [
+                (&layer.q, &dq, "self_attn.q_proj"),
+                (&layer.k, &dk, "self_attn.k_proj"),
+                (&layer.v, &dv, "self_attn.v_proj"),
+            ] {
+                let dx = need_dx.then_some(&mut dh1[..]);
+                linear_backward(lin, &h, dout, n, dx, &name(p), &mut grads);
+            }
             let mut dx = dy;
-            k::rms_norm_backward(&s.x, layer.input_norm.s(), eps, &dh1, &mut dx);
+            if need_dx {
+                k::rms_norm_backward(&s.x, layer.input_norm.s(), eps, &dh1, &mut dx);
+            }
             dz = dx;
         }
         grads
@@ -466,28 +456,31 @@ fn rows_of(data: &mut [f32], rows: usize, cols: usize) -> MatMut<'_> {
     }
 }
 
-/// Backward of `y = x·W (+ s·(x·A)·B)` for `m` rows: `dx += dy·Wᵀ (+ s·(dy·Bᵀ)·Aᵀ)`, and for a
-/// LoRA layer pushes `dA = s·xᵀ·(dy·Bᵀ)` and `dB = s·(x·A)ᵀ·dy` under `prefix`.
+/// Backward of `y = x·W (+ s·(x·A)·B)` for `m` rows: `dx += dy·Wᵀ (+ s·(dy·Bᵀ)·Aᵀ)` when `dx`
+/// is wanted, and for a LoRA layer pushes `dA = s·xᵀ·(dy·Bᵀ)` and `dB = s·(x·A)ᵀ·dy` under
+/// `prefix`.
 #[allow(clippy::too_many_arguments)]
 fn linear_backward(
     lin: &HostLinear,
     x: &[f32],
     dy: &[f32],
     m: usize,
-    dx: &mut [f32],
+    mut dx: Option<&mut [f32]>,
     prefix: &str,
     grads: &mut Vec<(String, Vec<f32>)>,
 ) {
     let (kk, nn) = (lin.k, lin.n);
     debug_assert_eq!(lin.layout, WeightLayout::KN);
-    k::gemm(
-        rows_of(dx, m, kk),
-        view(dy, m, nn),
-        transposed(lin.w.s(), kk, nn),
-        1.0,
-        true,
-        true,
-    );
+    if let Some(dx) = dx.as_deref_mut() {
+        k::gemm(
+            rows_of(dx, m, kk),
+            view(dy, m, nn),
+            transposed(lin.w.s(), kk, nn),
+            1.0,
+            true,
+            true,
+        );
+    }
     if let Some((a, bm, r, scale)) = &lin.lora {
         let (a, bm, r) = (a.s(), bm.s(), *r);
         let mut xa = vec![0f32; m * r];
@@ -524,14 +517,16 @@ fn linear_backward(
             false,
             true,
         );
-        k::gemm(
-            rows_of(dx, m, kk),
-            view(&tb, m, r),
-            transposed(a, kk, r),
-            *scale,
-            true,
-            true,
-        );
+        if let Some(dx) = dx {
+            k::gemm(
+                rows_of(dx, m, kk),
+                view(&tb, m, r),
+                transposed(a, kk, r),
+                *scale,
+                true,
+                true,
+            );
+        }
         grads.push((format!("{prefix}.lora_A.weight"), da));
         grads.push((format!("{prefix}.lora_B.weight"), db));
     }
