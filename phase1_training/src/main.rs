@@ -1,5 +1,8 @@
 //! `phase1_training`: thin entry point; the verbs live in the library (see `cli.rs`).
 
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 
 use clap::Parser;

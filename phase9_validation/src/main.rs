@@ -1,6 +1,9 @@
 //! `phase9_validation`: validation tools over any model artifact — logits dumps, generation and
 //! rolling perplexity, speed; benchmark import, task runs, quality gates and reports.
 
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 
 use clap::Parser;

@@ -22,6 +22,10 @@ pub struct BenchEvalArgs {
     /// Test questions per subject.
     #[arg(long, default_value_t = 10)]
     pub questions: usize,
+    /// Rounds, each running ours then the peer; the fastest round of each side is reported
+    /// (the 2-core VM's speed drifts by ±20 % over minutes).
+    #[arg(long, default_value_t = 2)]
+    pub rounds: usize,
     /// Don't rewrite docs/BENCHMARKS.md.
     #[arg(long)]
     pub no_record: bool,
@@ -80,50 +84,80 @@ pub fn run(args: &BenchEvalArgs) -> Result<()> {
     let data = work.join("data");
     let names = subset(&bench, &data, args.subjects)?;
     let n = (args.subjects * args.questions).to_string();
-    let ours = util::run_capture(
-        Command::new(&validation)
-            .arg("--out")
-            .arg(work.join("out"))
-            .args([
-                "run",
-                "--tasks",
-                "mmlu",
-                "--limit",
-                &args.questions.to_string(),
-            ])
-            .arg("--model")
-            .arg(model.dir())
-            .arg("--data")
-            .arg(&data),
-    )?;
-    let dir = PathBuf::from(ours.trim().lines().last().unwrap_or_default());
-    let results: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("results.json"))?)?;
-    let task = &results["tasks"][0];
-    let (our_n, our_s) = (
-        task["samples"].as_f64().unwrap_or(0.0),
-        task["seconds"].as_f64().unwrap_or(f64::NAN),
-    );
-    let our_acc = task["metrics"]["acc"]["value"].as_f64().unwrap_or(f64::NAN);
-    if our_n as usize != args.subjects * args.questions {
-        bail!("our run scored {our_n} questions, expected {n}");
+    // Each round scores into a fresh directory (an artifact with the same id would be reused).
+    let round_run = |round: usize| -> Result<(f64, f64, f64, Value)> {
+        let ours = util::run_capture(
+            Command::new(&validation)
+                .arg("--out")
+                .arg(work.join(format!("out{round}")))
+                .args([
+                    "run",
+                    "--tasks",
+                    "mmlu",
+                    "--limit",
+                    &args.questions.to_string(),
+                ])
+                .arg("--model")
+                .arg(model.dir())
+                .arg("--data")
+                .arg(&data),
+        )?;
+        let dir = PathBuf::from(ours.trim().lines().last().unwrap_or_default());
+        let results: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("results.json"))?)?;
+        let task = &results["tasks"][0];
+        let (our_n, our_s) = (
+            task["samples"].as_f64().unwrap_or(0.0),
+            task["seconds"].as_f64().unwrap_or(f64::NAN),
+        );
+        let our_acc = task["metrics"]["acc"]["value"].as_f64().unwrap_or(f64::NAN);
+        if our_n as usize != args.subjects * args.questions {
+            bail!("our run scored {our_n} questions, expected {n}");
+        }
+        let peer = util::run_capture(
+            Command::new(cogumi_fetch::python())
+                .arg(root.join("xtask/peers/bench_eval.py"))
+                .arg("--model")
+                .arg(model.dir())
+                .arg("--data")
+                .arg(&data)
+                .args(["--subjects", &args.subjects.to_string()])
+                .args(["--questions-per-subject", &args.questions.to_string()]),
+        )?;
+        let peer: Value =
+            util::last_json_line(&peer).context("parsing the lm-eval peer's report")?;
+        Ok((our_n, our_s, our_acc, peer))
+    };
+    let mut best: Option<(f64, f64, f64)> = None;
+    let mut peer: Option<Value> = None;
+    let (mut ours_all, mut peer_all) = (Vec::new(), Vec::new());
+    for round in 0..args.rounds.max(1) {
+        let (n_q, secs, acc, p) = round_run(round)?;
+        ours_all.push(format!("{secs:.1}"));
+        peer_all.push(format!("{:.1}", p["seconds"].as_f64().unwrap_or(f64::NAN)));
+        if best.is_none_or(|b| secs < b.1) {
+            best = Some((n_q, secs, acc));
+        }
+        let faster = peer
+            .as_ref()
+            .is_none_or(|b| p["seconds"].as_f64() < b["seconds"].as_f64());
+        let skipped = p["skipped"].is_string();
+        if faster || skipped {
+            peer = Some(p);
+        }
+        if skipped {
+            break;
+        }
     }
-    let peer = util::run_capture(
-        Command::new(cogumi_fetch::python())
-            .arg(root.join("xtask/peers/bench_eval.py"))
-            .arg("--model")
-            .arg(model.dir())
-            .arg("--data")
-            .arg(&data)
-            .args(["--subjects", &args.subjects.to_string()])
-            .args(["--questions-per-subject", &args.questions.to_string()]),
-    )?;
-    let peer: Value = util::last_json_line(&peer).context("parsing the lm-eval peer's report")?;
+    let (our_n, our_s, our_acc) = best.expect("one round ran");
+    let peer = peer.expect("one round ran");
     let ours_qps = our_n / our_s;
     let mut table = format!(
-        "## Eval: MMLU questions/s, SmolLM2-135M-Instruct f32, CPU\n\n`cargo xtask bench eval`: {} subjects ({}) × {} test questions, 5-shot (lm-eval `mmlu` format, first_n from dev); evaluation time only; {}; measured {}.\n\n",
+        "## Eval: MMLU questions/s, SmolLM2-135M-Instruct f32, CPU\n\n`cargo xtask bench eval`: {} subjects ({}) × {} test questions, 5-shot (lm-eval `mmlu` format, first_n from dev); evaluation time only, fastest of {} alternating rounds (ours then the peer); {}; measured {}.\n\n",
         names.len(),
         names.join(", "),
         args.questions,
+        ours_all.len(),
         util::machine(),
         util::today()
     );
@@ -153,6 +187,11 @@ pub fn run(args: &BenchEvalArgs) -> Result<()> {
         table.push_str(&format!(
             "\nRatio (ours / lm-eval): {:.2}× (goal ≥ 5×). Accuracy must be equal: the prompts and scores are the same computation.\n",
             ours_qps / f("questions_per_s")
+        ));
+        table.push_str(&format!(
+            "\nSeconds per round: ours {}; lm-eval {}.\n",
+            ours_all.join(" / "),
+            peer_all.join(" / ")
         ));
     }
     println!("{table}");

@@ -33,8 +33,9 @@ pub struct HostGrads {
     pub grads: Vec<(String, Vec<f32>)>,
 }
 
-/// Rows of LM-head logits computed at once (bounds the `[rows, vocab]` buffer).
-const HEAD_CHUNK: usize = 256;
+/// Rows of LM-head logits computed at once (bounds the `[rows, vocab]` buffer: 200 MB for
+/// SmolLM2; 1024 rows packs the head once per 1024 rows, measured ~10 % faster than 256).
+const HEAD_CHUNK: usize = 1024;
 
 impl Llama {
     /// Mean masked cross-entropy of `batch` against `targets` (`[B·T]` ids, `weight` 1.0 where
