@@ -2,7 +2,9 @@
 //! (`models/huggingface.py`: `_encode_pair`, `_loglikelihood_tokens`, greedy `generate_until`)
 //! with shared-prefix reuse — a KV cache kept across requests is rolled back to the longest
 //! common token prefix, and the logits at the end of a context are kept, so the choices of one
-//! question and the questions sharing few-shot examples are not recomputed.
+//! question and the questions sharing few-shot examples are not recomputed — and packing: runs
+//! of requests whose inputs share a long prefix (a subject's 5-shot examples) are scored in one
+//! pass, their remainders packed as separate documents after the cached prefix.
 
 use std::collections::HashMap;
 
@@ -164,8 +166,10 @@ impl BurnBackend {
         Ok(out)
     }
 
-    /// Scores one request (lm-eval `_loglikelihood_tokens` for one row).
-    pub fn score(&mut self, context: &str, continuation: &str) -> Result<Loglikelihood, EvalError> {
+    /// lm-eval `_loglikelihood_tokens` for one row: the model input `inp` (the window of
+    /// context + continuation without its last token), the index in `inp` of the first
+    /// position whose logits score the continuation, and the continuation tokens.
+    fn encode_request(&self, context: &str, continuation: &str) -> Result<Encoded, EvalError> {
         let (ctx, cont) = self.encode_pair(context, continuation)?;
         if cont.is_empty() {
             return Err(err(format!(
@@ -176,24 +180,160 @@ impl BurnBackend {
         full.extend_from_slice(&cont);
         // lm-eval: inp = (context_enc + continuation_enc)[-(max_length+1):][:-1]
         let keep = full.len().min(self.max_length + 1);
-        let inp = &full[full.len() - keep..full.len() - 1];
-        let from = inp.len() + 1 - cont.len();
+        let inp = full[full.len() - keep..full.len() - 1].to_vec();
         if cont.len() > inp.len() {
             return Err(err("continuation longer than the model's window"));
         }
-        let rows = self.tail_logits(inp, from - 1)?;
+        let first = inp.len() - cont.len();
+        Ok(Encoded { inp, first, cont })
+    }
+
+    /// Scores one request (lm-eval `_loglikelihood_tokens` for one row).
+    pub fn score(&mut self, context: &str, continuation: &str) -> Result<Loglikelihood, EvalError> {
+        let e = self.encode_request(context, continuation)?;
+        let rows = self.tail_logits(&e.inp, e.first)?;
+        Ok(e.judge(rows.iter().map(Vec::as_slice)))
+    }
+
+    /// Scores `reqs` (several continuations of one long shared prefix of `shared` tokens) in
+    /// one pass: the prefix from the cache, the distinct inputs' remainders packed as separate
+    /// documents of one row that all attend to it, logits only where a continuation is scored.
+    fn score_packed(
+        &mut self,
+        reqs: &[Encoded],
+        shared: usize,
+    ) -> Result<Vec<Loglikelihood>, EvalError> {
+        let prefix = &reqs[0].inp[..shared];
+        self.tail_logits(prefix, shared - 1)?;
+        // Counted below with the whole inputs.
+        self.stats.requested_tokens -= shared as u64;
+        let mut cache = self.cache.take().expect("tail_logits leaves a cache");
+        let mut distinct: Vec<&[u32]> = Vec::new();
+        let mut which = Vec::with_capacity(reqs.len());
+        for r in reqs {
+            let k = match distinct.iter().position(|d| *d == r.inp.as_slice()) {
+                Some(k) => k,
+                None => {
+                    distinct.push(&r.inp);
+                    distinct.len() - 1
+                }
+            };
+            which.push(k);
+        }
+        let (mut ids, mut seg, mut starts) = (Vec::new(), Vec::new(), Vec::new());
+        for (k, d) in distinct.iter().enumerate() {
+            starts.push(ids.len());
+            ids.extend_from_slice(&d[shared..]);
+            seg.extend(std::iter::repeat_n(k as u32 + 1, d.len() - shared));
+        }
+        // Flat positions of every scored row, each once.
+        let mut at: Vec<usize> = Vec::new();
+        let mut index: HashMap<usize, usize> = HashMap::new();
+        for (r, &k) in reqs.iter().zip(&which) {
+            for p in r.first..r.inp.len() {
+                let flat = starts[k] + p - shared;
+                index.entry(flat).or_insert_with(|| {
+                    at.push(flat);
+                    at.len() - 1
+                });
+            }
+        }
+        let n = ids.len();
+        let batch = TokenBatch::packed(ids, seg, 1, n).map_err(err)?;
+        let logits = self
+            .model
+            .forward_rows(&batch, Some(&mut cache.kv), &at)
+            .map_err(err)?;
+        self.stats.computed_tokens += n as u64;
+        self.stats.requested_tokens += reqs.iter().map(|r| r.inp.len() as u64).sum::<u64>();
+        // The packed remainders are not a sequence: roll the cache back to the prefix.
+        cache.kv.truncate(shared);
+        cache.tokens.truncate(shared);
+        cache.logits.retain(|p, _| *p < shared);
+        self.cache = Some(cache);
+        Ok(reqs
+            .iter()
+            .zip(&which)
+            .map(|(r, &k)| {
+                let rows =
+                    (r.first..r.inp.len()).map(|p| logits.row(0, index[&(starts[k] + p - shared)]));
+                r.judge(rows)
+            })
+            .collect())
+    }
+}
+
+/// One encoded log-likelihood request.
+struct Encoded {
+    inp: Vec<u32>,
+    first: usize,
+    cont: Vec<u32>,
+}
+
+impl Encoded {
+    /// Summed log-probability of the continuation and whether it is the greedy one, from the
+    /// logits rows at positions `first..inp.len()`.
+    fn judge<'a>(&self, rows: impl Iterator<Item = &'a [f32]>) -> Loglikelihood {
         let (mut logprob, mut greedy) = (0.0, true);
-        for (row, &target) in rows.iter().zip(&cont) {
+        for (row, &target) in rows.zip(&self.cont) {
             let (lp, g) = log_softmax_at(row, target);
             logprob += lp;
             greedy &= g;
         }
-        Ok(Loglikelihood {
+        Loglikelihood {
             logprob,
             is_greedy: greedy,
-            tokens: cont.len(),
-        })
+            tokens: self.cont.len(),
+        }
     }
+}
+
+/// Packing limits: distinct inputs and packed tokens per pass.
+const PACK_MAX_INPUTS: usize = 16;
+const PACK_MAX_TOKENS: usize = 1536;
+/// A shared prefix worth packing after: at least this many tokens and half the shortest input.
+const PACK_MIN_PREFIX: usize = 32;
+
+fn common_prefix(a: &[u32], b: &[u32]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+/// The longest run `reqs[i..j]` worth scoring in one packed pass, and its shared prefix length;
+/// `None` when `reqs[i]` is best scored alone.
+fn pack_group(reqs: &[Encoded], i: usize) -> Option<(usize, usize)> {
+    let first = &reqs[i].inp;
+    let (mut shared, mut j) = (first.len(), i + 1);
+    let mut distinct: Vec<&[u32]> = vec![first];
+    while j < reqs.len() {
+        let r = &reqs[j];
+        // Another choice of an input already in the group costs nothing more.
+        if distinct.contains(&r.inp.as_slice()) {
+            j += 1;
+            continue;
+        }
+        let s = shared.min(common_prefix(first, &r.inp));
+        let shortest = distinct
+            .iter()
+            .map(|d| d.len())
+            .chain([r.inp.len()])
+            .min()
+            .unwrap_or(0);
+        // Every scored position must lie after the prefix (each remainder non-empty).
+        let min_first = reqs[i..=j].iter().map(|q| q.first).min().unwrap_or(0);
+        let tokens: usize = distinct.iter().map(|d| d.len() - s).sum::<usize>() + r.inp.len() - s;
+        if s < PACK_MIN_PREFIX
+            || 2 * s < shortest
+            || min_first < s
+            || tokens > PACK_MAX_TOKENS
+            || distinct.len() == PACK_MAX_INPUTS
+        {
+            break;
+        }
+        distinct.push(&r.inp);
+        shared = s;
+        j += 1;
+    }
+    (distinct.len() > 1).then_some((j, shared))
 }
 
 impl Backend for BurnBackend {
@@ -216,14 +356,29 @@ impl Backend for BurnBackend {
         requests: &[LoglikelihoodRequest],
         progress: Progress<'_>,
     ) -> Result<Vec<Loglikelihood>, EvalError> {
-        requests
+        let enc: Vec<Encoded> = requests
             .iter()
-            .map(|r| {
-                let out = self.score(&r.context, &r.continuation);
-                progress(1);
-                out
-            })
-            .collect()
+            .map(|r| self.encode_request(&r.context, &r.continuation))
+            .collect::<Result<_, _>>()?;
+        let mut out = Vec::with_capacity(enc.len());
+        let mut i = 0;
+        while i < enc.len() {
+            match pack_group(&enc, i) {
+                Some((j, shared)) => {
+                    out.extend(self.score_packed(&enc[i..j], shared)?);
+                    progress(j - i);
+                    i = j;
+                }
+                None => {
+                    let e = &enc[i];
+                    let rows = self.tail_logits(&e.inp, e.first)?;
+                    out.push(e.judge(rows.iter().map(Vec::as_slice)));
+                    progress(1);
+                    i += 1;
+                }
+            }
+        }
+        Ok(out)
     }
 
     fn loglikelihood_rolling(

@@ -164,3 +164,46 @@ fn prefix_reuse_gives_the_same_scores_as_fresh_computation() {
     assert_eq!(reused.is_greedy, fresh.is_greedy);
     assert!(warm.stats.computed_tokens < warm.stats.requested_tokens);
 }
+
+#[test]
+fn packed_scoring_of_whole_tasks_matches_lm_eval() {
+    use cogumi_eval::{Backend, LoglikelihoodRequest};
+    let reference = reference();
+    let mut b = backend();
+    for task in reference["tasks"].as_array().unwrap() {
+        let name = task["task"].as_str().unwrap();
+        let mut requests = Vec::new();
+        let mut expected = Vec::new();
+        for entry in task["docs"].as_array().unwrap() {
+            for r in entry["requests"].as_array().unwrap() {
+                requests.push(LoglikelihoodRequest {
+                    context: r["context"].as_str().unwrap().to_string(),
+                    continuation: r["continuation"].as_str().unwrap().to_string(),
+                });
+                expected.push((
+                    r["loglikelihood"].as_f64().unwrap(),
+                    r["is_greedy"].as_bool().unwrap(),
+                ));
+            }
+        }
+        let before = b.stats;
+        let got = b.loglikelihood(&requests, &|_| {}).unwrap();
+        for (i, (g, (want, greedy))) in got.iter().zip(&expected).enumerate() {
+            assert!(
+                (g.logprob - want).abs() < 1e-3,
+                "{name} request {i}: {} vs lm-eval {want}",
+                g.logprob
+            );
+            assert_eq!(g.is_greedy, *greedy, "{name} request {i}: is_greedy");
+        }
+        if name.starts_with("mmlu") {
+            // The questions share their 5-shot prefix: their remainders were packed, so far
+            // fewer tokens ran than were requested.
+            let (run, asked) = (
+                b.stats.computed_tokens - before.computed_tokens,
+                b.stats.requested_tokens - before.requested_tokens,
+            );
+            assert!(run * 3 < asked, "{name}: ran {run} of {asked} tokens");
+        }
+    }
+}

@@ -39,8 +39,9 @@ pub struct KeyMask<'a> {
     /// `[past + queries]`: whether each key position is a real token (left padding is not).
     /// A query always sees its own key, so a padded query's row is never empty.
     pub valid: &'a [bool],
-    /// `[queries]`: packed-document ids of the new positions; a query sees only keys of its own
-    /// document. Only with `past == 0`.
+    /// `[queries]`: packed-document ids of the new positions (each document one contiguous run);
+    /// a query sees only the new keys of its own document, plus every (valid) past key: several
+    /// continuations of one cached prefix can be scored in one pass.
     pub segments: Option<&'a [u32]>,
 }
 
@@ -52,7 +53,7 @@ pub struct KeyMask<'a> {
 /// - returns `[queries, n_heads·head_dim]`
 ///
 /// # Panics
-/// If a slice is shorter than the dimensions say, or `segments` is given with a past.
+/// If a slice is shorter than the dimensions say.
 pub fn attention(
     q: &[f32],
     k: &[f32],
@@ -83,8 +84,7 @@ pub fn attention(
         "attention: cache/mask length"
     );
     assert!(
-        mask.segments
-            .is_none_or(|s| s.len() == queries && past == 0),
+        mask.segments.is_none_or(|s| s.len() == queries),
         "attention: segments"
     );
     let width = n_heads * hd;
@@ -153,6 +153,28 @@ fn group_block(
             stacked.extend_from_slice(&q[i * grp.width + h * hd..i * grp.width + (h + 1) * hd]);
         }
     }
+    // With packed documents, the block's queries see the past and their own documents only:
+    // keys between the past and the start of the first query's document are skipped (gathered
+    // out), so continuations packed after a long prefix cost what they would alone.
+    let lo = match mask.segments {
+        Some(seg) => {
+            let mut start = grp.i0;
+            while start > 0 && seg[start - 1] == seg[grp.i0] {
+                start -= 1;
+            }
+            dims.past + start
+        }
+        None => dims.past,
+    };
+    let gathered;
+    let (kh, vh, keys) = if lo > dims.past {
+        let cols = keys - (lo - dims.past);
+        let pick = |src: &[f32]| [&src[..dims.past * hd], &src[lo * hd..keys * hd]].concat();
+        gathered = (pick(kh), pick(vh));
+        (&gathered.0[..], &gathered.1[..], cols)
+    } else {
+        (kh, vh, keys)
+    };
     let scale = 1.0 / (hd as f32).sqrt();
     let mut scores = vec![0f32; rows * keys];
     let big = rows >= GEMM_MIN_QUERIES;
@@ -187,7 +209,7 @@ fn group_block(
         scores_direct(&stacked, kh, hd, keys, scale, &mut scores);
     }
     let mut sums = vec![0f32; rows];
-    softmax_rows(&mut scores, &mut sums, keys, qb, grp, dims, mask);
+    softmax_rows(&mut scores, &mut sums, keys, qb, lo, grp, dims, mask);
     let mut out = vec![0f32; rows * hd];
     if big {
         gemm(
@@ -257,37 +279,78 @@ fn weighted_values_body<M: Madd>(p: &[f32], vh: &[f32], hd: usize, keys: usize, 
 
 multiversion!(fn weighted_values(p: &[f32], vh: &[f32], hd: usize, keys: usize, out: &mut [f32]) => weighted_values_body);
 
+/// Scores row `r` is query `i0 + r % qb`; column `c` is key `c` below the past and key
+/// `lo + (c − past)` from there (keys `past..lo` were skipped as other documents').
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn softmax_rows_body<M: Madd>(
     scores: &mut [f32],
     sums: &mut [f32],
     keys: usize,
     qb: usize,
+    lo: usize,
     grp: Group,
     dims: AttentionDims,
     mask: KeyMask<'_>,
 ) {
+    let past = dims.past;
+    let qb_len = grp.i1 - grp.i0;
+    // Each query's document start (documents are contiguous runs), found once per block.
+    let mut starts = vec![0usize; qb_len];
+    if let Some(seg) = mask.segments {
+        for q in 0..qb_len {
+            let i = grp.i0 + q;
+            starts[q] = if q > 0 && seg[i] == seg[i - 1] {
+                starts[q - 1]
+            } else {
+                let mut st = i;
+                while st > 0 && seg[st - 1] == seg[i] {
+                    st -= 1;
+                }
+                st
+            };
+        }
+    }
+    let past_valid = mask.valid[..past].iter().all(|v| *v);
+    let new_valid = mask.valid[past..].iter().all(|v| *v);
+    let col = |j: usize| if j < past { j } else { j - (lo - past) };
     for (r, (row, sum)) in scores
         .chunks_exact_mut(keys)
         .zip(sums.iter_mut())
         .enumerate()
     {
         let i = grp.i0 + r % qb;
-        let own = dims.past + i;
+        let own = past + i;
+        let own_col = col(own);
         if !grp.plain {
-            for (j, s) in row[..own].iter_mut().enumerate() {
-                let seen =
-                    mask.valid[j] && mask.segments.is_none_or(|seg| seg[j - dims.past] == seg[i]);
-                if !seen {
-                    *s = f32::NEG_INFINITY;
+            if !past_valid {
+                for (c, s) in row[..past.min(own_col)].iter_mut().enumerate() {
+                    if !mask.valid[c] {
+                        *s = f32::NEG_INFINITY;
+                    }
+                }
+            }
+            // New keys before the query's own document are another document's.
+            let first = if mask.segments.is_some() {
+                past + starts[r % qb]
+            } else {
+                lo
+            };
+            let first = first.max(lo);
+            row[col(lo)..col(first)].fill(f32::NEG_INFINITY);
+            if !new_valid {
+                for j in first..own {
+                    if !mask.valid[j] {
+                        row[col(j)] = f32::NEG_INFINITY;
+                    }
                 }
             }
         }
-        *sum = softmax_prefix::<M>(row, own + 1);
+        *sum = softmax_prefix::<M>(row, own_col + 1);
     }
 }
 
-multiversion!(fn softmax_rows(scores: &mut [f32], sums: &mut [f32], keys: usize, qb: usize, grp: Group, dims: AttentionDims, mask: KeyMask<'_>) => softmax_rows_body);
+multiversion!(fn softmax_rows(scores: &mut [f32], sums: &mut [f32], keys: usize, qb: usize, lo: usize, grp: Group, dims: AttentionDims, mask: KeyMask<'_>) => softmax_rows_body);
 
 #[cfg(test)]
 mod tests {
@@ -305,7 +368,8 @@ mod tests {
                     .filter(|&j| {
                         j == own
                             || (mask.valid[j]
-                                && mask.segments.is_none_or(|s| s[j - d.past] == s[i]))
+                                && (j < d.past
+                                    || mask.segments.is_none_or(|s| s[j - d.past] == s[i])))
                     })
                     .collect();
                 let s: Vec<f64> = seen
@@ -379,6 +443,37 @@ mod tests {
         valid[..3].fill(false);
         check(0, 15, valid.clone(), None);
         check(12, 3, valid, None);
+        // Continuations of a cached prefix packed as segments: each sees the past and itself.
+        let seg: Vec<u32> = (0..10).map(|i| if i < 4 { 1 } else { 2 }).collect();
+        let mut valid = vec![true; 16];
+        valid[0] = false;
+        check(6, 10, valid, Some(seg));
+        // Blocks that start inside a later document skip the keys of earlier ones: gemm path
+        // (a 64-query block from query 64) and direct path (a last block of two queries).
+        let seg: Vec<u32> = (0..90)
+            .map(|i| {
+                if i < 30 {
+                    1
+                } else if i < 70 {
+                    2
+                } else {
+                    3
+                }
+            })
+            .collect();
+        check(6, 90, vec![true; 96], Some(seg));
+        let seg: Vec<u32> = (0..66)
+            .map(|i| {
+                if i < 20 {
+                    1
+                } else if i < 65 {
+                    2
+                } else {
+                    3
+                }
+            })
+            .collect();
+        check(5, 66, vec![true; 71], Some(seg));
         // Packed documents: three segments, the last one padding-free.
         let seg: Vec<u32> = (0..20)
             .map(|i| {

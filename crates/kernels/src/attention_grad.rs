@@ -276,8 +276,9 @@ fn probabilities_body<M: Madd>(
         let own = dims.past + i;
         if !plain {
             for (j, s) in row[..own].iter_mut().enumerate() {
-                let seen =
-                    mask.valid[j] && mask.segments.is_none_or(|seg| seg[j - dims.past] == seg[i]);
+                let seen = mask.valid[j]
+                    && (j < dims.past
+                        || mask.segments.is_none_or(|seg| seg[j - dims.past] == seg[i]));
                 if !seen {
                     *s = f32::NEG_INFINITY;
                 }

@@ -145,11 +145,13 @@ pub(crate) struct HostModel {
 
 /// What a fast-path forward returns.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Output {
+pub(crate) enum Output<'a> {
     /// Final-norm hidden states of every position, `[B, T, hidden]`.
     Hidden,
     /// Logits of each row's last `n` positions, `[B, n, vocab]`.
     Logits(usize),
+    /// Logits of the given flat token indices (`row·T + t`), `[len, vocab]`.
+    Rows(&'a [usize]),
 }
 
 /// Everything a forward needs besides the weights.
@@ -321,6 +323,15 @@ impl HostModel {
                 };
                 let mut logits = vec![0f32; b * n * self.head.n];
                 self.head.forward(&hn, b * n, &mut logits);
+                logits
+            }
+            Output::Rows(at) => {
+                let mut picked = Vec::with_capacity(at.len() * d);
+                for &r in at {
+                    picked.extend_from_slice(&hn[r * d..(r + 1) * d]);
+                }
+                let mut logits = vec![0f32; at.len() * self.head.n];
+                self.head.forward(&picked, at.len(), &mut logits);
                 logits
             }
         }

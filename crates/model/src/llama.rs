@@ -457,16 +457,20 @@ impl Llama {
             _ => vec![Vec::new(); b],
         };
         let past = past_valid[0].len();
-        if batch.segments().is_some() && past > 0 {
-            return Err(Error::Input(
-                "a packed batch cannot extend a KV cache (pack only for training and scoring)"
-                    .into(),
-            ));
-        }
         let t = batch.seq();
-        // Positions continue from the number of real tokens already seen (as generate() does).
+        // Positions continue from the number of real tokens already seen (as generate() does);
+        // the documents of a packed batch each continue from there (several continuations of
+        // one cached prefix, scored in one pass).
         let positions = if past == 0 {
             batch.positions()
+        } else if batch.segments().is_some() {
+            let fresh = batch.positions();
+            let mut positions = Vec::with_capacity(b * t);
+            for (row, past_row) in past_valid.iter().enumerate() {
+                let seen = past_row.iter().filter(|v| **v).count() as i64;
+                positions.extend(fresh[row * t..(row + 1) * t].iter().map(|p| seen + p));
+            }
+            positions
         } else {
             let mut positions = Vec::with_capacity(b * t);
             for (row, past_row) in past_valid.iter().enumerate() {
@@ -642,6 +646,46 @@ impl Llama {
         HostLogits::from_tensor(self.lm_head(h.slice([0..b, t - n..t, 0..d])))
     }
 
+    /// Logits at chosen token positions only, `at` holding flat indices `row·T + t` — e.g. the
+    /// ends of several continuations packed after one cached prefix.
+    ///
+    /// # Shapes
+    /// - returns host logits `[1, at.len(), vocab]`
+    pub fn forward_rows(
+        &self,
+        batch: &TokenBatch,
+        cache: Option<&mut KvCache>,
+        at: &[usize],
+    ) -> Result<HostLogits> {
+        let (b, t) = (batch.batch(), batch.seq());
+        if let Some(&bad) = at.iter().find(|&&i| i >= b * t) {
+            return Err(Error::Input(format!(
+                "position {bad} is outside the [{b}, {t}] batch"
+            )));
+        }
+        let vocab = self.config.vocab_size;
+        if let Some(host) = self.host_model() {
+            let data = self.run_host(&host, batch, cache, Output::Rows(at))?;
+            return Ok(HostLogits {
+                data,
+                batch: 1,
+                seq: at.len(),
+                vocab,
+            });
+        }
+        let all = HostLogits::from_tensor(self.forward(batch, cache)?)?;
+        let mut data = Vec::with_capacity(at.len() * vocab);
+        for &i in at {
+            data.extend_from_slice(all.row(i / t, i % t));
+        }
+        Ok(HostLogits {
+            data,
+            batch: 1,
+            seq: at.len(),
+            vocab,
+        })
+    }
+
     /// Projects hidden states to logits.
     ///
     /// # Shapes
@@ -681,18 +725,21 @@ impl Llama {
             };
         }
         if let Some(seg) = batch.segments() {
-            // Block-diagonal causal: a token sees earlier tokens of its own document only
-            // (padding, segment 0, sees earlier padding, so no row is fully masked).
-            let mut mask = Vec::with_capacity(b * t * t);
-            for row in 0..b {
+            // Block-diagonal causal: a token sees the (valid) cached positions and earlier
+            // tokens of its own document only (padding, segment 0, sees earlier padding, so no
+            // row is fully masked).
+            let mut mask = Vec::with_capacity(b * t * total);
+            for (row, past_row) in past_valid.iter().enumerate().take(b) {
                 let s = &seg[row * t..(row + 1) * t];
                 for i in 0..t {
+                    mask.extend(past_row.iter().map(|v| !v));
                     for j in 0..t {
                         mask.push(j > i || s[j] != s[i]);
                     }
                 }
             }
-            let mask = Tensor::<4, Bool>::from_data(TensorData::new(mask, [b, 1, t, t]), device);
+            let mask =
+                Tensor::<4, Bool>::from_data(TensorData::new(mask, [b, 1, t, total]), device);
             return MaskPlan {
                 mask: Some(mask),
                 is_causal: false,

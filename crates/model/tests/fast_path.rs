@@ -190,3 +190,48 @@ fn a_lora_layer_runs_on_the_fast_path_with_the_same_logits() {
             .any(|(x, y)| (x - y).abs() > 1e-3)
     );
 }
+
+#[test]
+fn continuations_packed_after_a_cached_prefix_equal_separate_runs() {
+    let prefix: Vec<u32> = (3..13).collect();
+    let conts: Vec<Vec<u32>> = vec![(20..25).collect(), (30..33).collect(), (40..47).collect()];
+    for name in CONFIGS {
+        let (fast, slow) = both(name);
+        for m in [&fast, &slow] {
+            let mut base = m.new_cache();
+            m.forward_last(&TokenBatch::single(&prefix).unwrap(), Some(&mut base))
+                .unwrap();
+            // Expected: each continuation on its own copy of the prefix cache.
+            let mut want = Vec::new();
+            for c in &conts {
+                let mut cache = base.clone();
+                want.push(
+                    m.forward_host(&TokenBatch::single(c).unwrap(), Some(&mut cache))
+                        .unwrap(),
+                );
+            }
+            let ids: Vec<u32> = conts.concat();
+            let seg: Vec<u32> = conts
+                .iter()
+                .enumerate()
+                .flat_map(|(i, c)| vec![i as u32 + 1; c.len()])
+                .collect();
+            let at: Vec<usize> = (0..ids.len()).collect();
+            let packed = TokenBatch::packed(ids.clone(), seg, 1, ids.len()).unwrap();
+            let mut cache = base.clone();
+            let got = m.forward_rows(&packed, Some(&mut cache), &at).unwrap();
+            let mut k = 0;
+            for (ci, c) in conts.iter().enumerate() {
+                for t in 0..c.len() {
+                    assert_close(
+                        got.row(0, k),
+                        want[ci].row(0, t),
+                        ATOL,
+                        &format!("{name}: continuation {ci} position {t}"),
+                    );
+                    k += 1;
+                }
+            }
+        }
+    }
+}
