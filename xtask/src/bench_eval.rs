@@ -165,7 +165,7 @@ pub fn run(args: &BenchEvalArgs) -> Result<()> {
         "| Implementation | questions | seconds | questions/s | acc |\n|---|---:|---:|---:|---:|\n",
     );
     table.push_str(&format!(
-        "| Cogumi `phase9_validation run` (burn flex f32, shared-prefix KV reuse) | {our_n} | {our_s:.1} | {ours_qps:.3} | {:.3} |\n",
+        "| Cogumi `phase9_validation run` (flex fast path f32, shared-prefix reuse, packed continuations) | {our_n} | {our_s:.1} | {ours_qps:.3} | {:.3} |\n",
         our_acc
     ));
     if let Some(skip) = peer["skipped"].as_str() {

@@ -96,7 +96,7 @@ pub fn run(args: &BenchModelArgs) -> Result<()> {
     ));
     table.push_str("| Implementation | prefill tok/s | decode tok/s |\n|---|---|---|\n");
     table.push_str(&format!(
-        "| Cogumi (burn 0.22.1 flex, dev profile with opt-level 3 deps) | {:.1} | {:.1} |\n",
+        "| Cogumi (burn 0.22.1 flex fast path, dev profile with opt-level 3 deps) | {:.1} | {:.1} |\n",
         f(&ours, "prefill_tok_s"),
         f(&ours, "decode_tok_s")
     ));

@@ -119,7 +119,7 @@ pub fn run(args: &BenchTrainArgs) -> Result<()> {
     );
     table.push_str("| Implementation | tokens/s | s/step | peak RSS MiB |\n|---|---|---|---|\n");
     table.push_str(&format!(
-        "| Cogumi LoRA (burn 0.22.1 flex) | {:.1} | {:.2} | {:.0} |\n",
+        "| Cogumi LoRA (burn 0.22.1 flex, fast-path backward) | {:.1} | {:.2} | {:.0} |\n",
         f(&ours, "tokens_per_s"),
         f(&ours, "step_s"),
         f(&ours, "peak_rss_mib")
