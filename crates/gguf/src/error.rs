@@ -127,6 +127,14 @@ pub enum Error {
         /// The safetensors error.
         source: safetensors::SafeTensorError,
     },
+    /// An HF checkpoint file is missing, malformed or inconsistent with its config.
+    #[error("{}: {reason}", path.display())]
+    Checkpoint {
+        /// The file (or directory) at fault.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Serialising a JSON file failed.
     #[error("{}: {source}", path.display())]
     Json {
@@ -148,6 +156,13 @@ impl Error {
     pub(crate) fn tensor(tensor: &str, reason: impl Into<String>) -> Self {
         Error::TensorInfo {
             tensor: tensor.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn checkpoint(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        Error::Checkpoint {
+            path: path.into(),
             reason: reason.into(),
         }
     }

@@ -1,5 +1,6 @@
-//! GGUF files for Cogumi: a hardened reader, a small writer, the HF <-> GGUF tensor-name table
-//! and the GGUF -> HF checkpoint importer.
+//! GGUF files for Cogumi: a hardened reader, a streaming writer, the HF <-> GGUF tensor-name
+//! table, the GGUF -> HF checkpoint importer and the HF -> GGUF exporter (llama.cpp's converter
+//! and llama-quantize layouts, byte for byte).
 //!
 //! The container follows llama.cpp `ggml/include/gguf.h` / `ggml/src/gguf.cpp` (v3, also v2);
 //! names and the Q/K permutation follow llama.cpp `convert_hf_to_gguf.py` and gguf-py
@@ -11,6 +12,7 @@
 
 pub mod config;
 mod error;
+pub mod export;
 mod import;
 mod metadata;
 pub mod names;
@@ -22,6 +24,7 @@ mod writer;
 
 pub use cogumi_quant::GgmlType;
 pub use error::{Error, Result};
+pub use export::{ExportOptions, ExportReport, FileType, HfCheckpoint, export_hf};
 pub use import::{Dtype, ImportOptions, ImportReport, import_hf};
 pub use metadata::Metadata;
 pub use reader::{DEFAULT_ALIGNMENT, GgufFile, Limits, MAX_DIMS, MAX_NAME_LEN, TensorInfo};

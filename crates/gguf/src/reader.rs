@@ -193,7 +193,7 @@ impl GgufFile {
 }
 
 #[allow(unsafe_code)]
-fn map(file: &std::fs::File) -> std::io::Result<memmap2::Mmap> {
+pub(crate) fn map(file: &std::fs::File) -> std::io::Result<memmap2::Mmap> {
     // SAFETY: the map is read-only and private to this process. As with every mmap-based model
     // loader (candle, llama.cpp), truncating the file underneath it while mapped is undefined
     // behaviour that callers must avoid; nothing in this crate writes to files it maps.

@@ -25,7 +25,7 @@ const TOKEN_USER_DEFINED: i64 = 4;
 
 /// The Llama-3 split regex (`LLAMA_VOCAB_PRE_TYPE_LLAMA3` in llama-vocab.cpp; the same pattern
 /// is the `Split` pre-tokenizer of Meta's Llama-3 `tokenizer.json`).
-const LLAMA3_REGEX: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+pub(crate) const LLAMA3_REGEX: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
 /// Pre-tokenizer families, by the `tokenizer.ggml.pre` values llama.cpp maps to each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

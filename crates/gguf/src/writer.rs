@@ -20,7 +20,10 @@ struct PendingTensor {
     name: String,
     ty: GgmlType,
     ne: Vec<u64>,
-    data: Vec<u8>,
+    /// The encoded blocks, or `None` for a tensor whose bytes are produced while writing
+    /// ([`GgufWriter::write_streaming`]).
+    data: Option<Vec<u8>>,
+    n_bytes: u64,
 }
 
 /// Collects metadata and tensors, then writes a GGUF v3 file.
@@ -70,43 +73,38 @@ impl GgufWriter {
         data: Vec<u8>,
     ) -> Result<()> {
         let name = name.into();
-        if name.len() > MAX_NAME_LEN {
-            return Err(Error::tensor(
-                &name,
-                format!("name longer than {MAX_NAME_LEN} bytes"),
-            ));
-        }
-        if ne.len() > MAX_DIMS {
-            return Err(Error::tensor(
-                &name,
-                format!("{} dimensions, at most {MAX_DIMS} allowed", ne.len()),
-            ));
-        }
-        let n = ne
-            .iter()
-            .try_fold(1u64, |a, &d| a.checked_mul(d))
-            .and_then(|n| usize::try_from(n).ok());
-        let n =
-            n.ok_or_else(|| Error::tensor(&name, format!("element count of {ne:?} overflows")))?;
-        if ne.first().is_some_and(|&r| r % ty.block_size() as u64 != 0) {
-            return Err(Error::tensor(
-                &name,
-                format!(
-                    "row length {} is not a multiple of the {ty} block size",
-                    ne[0]
-                ),
-            ));
-        }
-        let want = ty.row_bytes(n).map_err(|source| Error::Quant {
-            tensor: name.clone(),
-            source,
-        })?;
-        if data.len() != want {
+        let want = self.check_tensor(&name, ty, ne)?;
+        if data.len() as u64 != want {
             return Err(Error::tensor(
                 &name,
                 format!("{ty} {ne:?} needs {want} bytes, got {}", data.len()),
             ));
         }
+        self.push(name, ty, ne, Some(data), want)
+    }
+
+    /// Declares a tensor whose bytes [`GgufWriter::write_streaming`] asks for when it reaches
+    /// it, so a file larger than memory can be written. Returns the byte count it must get.
+    pub fn add_tensor_info(
+        &mut self,
+        name: impl Into<String>,
+        ty: GgmlType,
+        ne: &[u64],
+    ) -> Result<u64> {
+        let name = name.into();
+        let want = self.check_tensor(&name, ty, ne)?;
+        self.push(name, ty, ne, None, want)?;
+        Ok(want)
+    }
+
+    fn push(
+        &mut self,
+        name: String,
+        ty: GgmlType,
+        ne: &[u64],
+        data: Option<Vec<u8>>,
+        n_bytes: u64,
+    ) -> Result<()> {
         if !self.names.insert(name.clone()) {
             return Err(Error::DuplicateTensor(name));
         }
@@ -115,8 +113,45 @@ impl GgufWriter {
             ty,
             ne: ne.to_vec(),
             data,
+            n_bytes,
         });
         Ok(())
+    }
+
+    /// Validates a tensor's name, shape and type; returns its encoded size in bytes.
+    fn check_tensor(&self, name: &str, ty: GgmlType, ne: &[u64]) -> Result<u64> {
+        if name.len() > MAX_NAME_LEN {
+            return Err(Error::tensor(
+                name,
+                format!("name longer than {MAX_NAME_LEN} bytes"),
+            ));
+        }
+        if ne.len() > MAX_DIMS {
+            return Err(Error::tensor(
+                name,
+                format!("{} dimensions, at most {MAX_DIMS} allowed", ne.len()),
+            ));
+        }
+        let n = ne
+            .iter()
+            .try_fold(1u64, |a, &d| a.checked_mul(d))
+            .and_then(|n| usize::try_from(n).ok());
+        let n =
+            n.ok_or_else(|| Error::tensor(name, format!("element count of {ne:?} overflows")))?;
+        if ne.first().is_some_and(|&r| r % ty.block_size() as u64 != 0) {
+            return Err(Error::tensor(
+                name,
+                format!(
+                    "row length {} is not a multiple of the {ty} block size",
+                    ne[0]
+                ),
+            ));
+        }
+        let want = ty.row_bytes(n).map_err(|source| Error::Quant {
+            tensor: name.to_string(),
+            source,
+        })?;
+        Ok(want as u64)
     }
 
     fn alignment(&self) -> u64 {
@@ -129,9 +164,58 @@ impl GgufWriter {
             .unwrap_or(DEFAULT_ALIGNMENT)
     }
 
-    /// Serialises the file into `w`.
-    pub fn write_to(&self, mut w: impl Write) -> Result<()> {
+    /// Serialises the file into `w`; every tensor must have been given its bytes.
+    pub fn write_to(&self, w: impl Write) -> Result<()> {
+        self.write_streaming(w, |i, _| {
+            Err(Error::tensor(
+                &self.tensors[i].name,
+                "declared with add_tensor_info but write_to has no bytes for it",
+            ))
+        })
+    }
+
+    /// Serialises the file into `w`, calling `produce(index, out)` for each tensor declared
+    /// with [`GgufWriter::add_tensor_info`] (in declaration order, `out` cleared) to get its
+    /// bytes, so only one tensor's encoding is in memory at a time.
+    pub fn write_streaming(
+        &self,
+        mut w: impl Write,
+        mut produce: impl FnMut(usize, &mut Vec<u8>) -> Result<()>,
+    ) -> Result<()> {
         let align = self.alignment();
+        w.write_all(&self.header(align)).map_err(Error::Write)?;
+        let zeros = vec![0u8; align as usize];
+        let mut buf = Vec::new();
+        for (i, t) in self.tensors.iter().enumerate() {
+            let data = match &t.data {
+                Some(d) => d.as_slice(),
+                None => {
+                    buf.clear();
+                    produce(i, &mut buf)?;
+                    if buf.len() as u64 != t.n_bytes {
+                        return Err(Error::tensor(
+                            &t.name,
+                            format!(
+                                "{} {:?} needs {} bytes, the producer gave {}",
+                                t.ty,
+                                t.ne,
+                                t.n_bytes,
+                                buf.len()
+                            ),
+                        ));
+                    }
+                    buf.as_slice()
+                }
+            };
+            w.write_all(data).map_err(Error::Write)?;
+            let pad = t.n_bytes.next_multiple_of(align) - t.n_bytes;
+            w.write_all(&zeros[..pad as usize]).map_err(Error::Write)?;
+        }
+        w.flush().map_err(Error::Write)
+    }
+
+    /// Magic, counts, metadata and tensor infos, zero-padded to the alignment.
+    fn header(&self, align: u64) -> Vec<u8> {
         let mut head = Vec::new();
         head.extend_from_slice(&MAGIC);
         head.extend_from_slice(&3u32.to_le_bytes());
@@ -151,17 +235,10 @@ impl GgufWriter {
             }
             head.extend_from_slice(&t.ty.id().to_le_bytes());
             head.extend_from_slice(&offset.to_le_bytes());
-            offset += (t.data.len() as u64).next_multiple_of(align);
+            offset += t.n_bytes.next_multiple_of(align);
         }
         head.resize((head.len() as u64).next_multiple_of(align) as usize, 0);
-        w.write_all(&head).map_err(Error::Write)?;
-        let zeros = vec![0u8; align as usize];
-        for t in &self.tensors {
-            w.write_all(&t.data).map_err(Error::Write)?;
-            let pad = (t.data.len() as u64).next_multiple_of(align) - t.data.len() as u64;
-            w.write_all(&zeros[..pad as usize]).map_err(Error::Write)?;
-        }
-        w.flush().map_err(Error::Write)
+        head
     }
 
     /// Writes the file to `path`.

@@ -20,6 +20,7 @@ mod k_quants;
 pub mod nf4;
 mod nf4_double;
 mod q4;
+mod q5;
 mod q8_0;
 mod types;
 
@@ -48,6 +49,8 @@ pub fn dequantize_supported() -> &'static [GgmlType] {
         GgmlType::Q8_0,
         GgmlType::Q4_0,
         GgmlType::Q4_1,
+        GgmlType::Q5_0,
+        GgmlType::Q5_1,
         GgmlType::Q4_K,
         GgmlType::Q5_K,
         GgmlType::Q6_K,
@@ -65,6 +68,8 @@ fn block_fn(ty: GgmlType) -> Result<BlockFn> {
         GgmlType::Q8_0 => q8_0::dequantize,
         GgmlType::Q4_0 => q4::dequantize_q4_0,
         GgmlType::Q4_1 => q4::dequantize_q4_1,
+        GgmlType::Q5_0 => q5::dequantize_q5_0,
+        GgmlType::Q5_1 => q5::dequantize_q5_1,
         GgmlType::Q4_K => k_quants::dequantize_q4_k,
         GgmlType::Q5_K => k_quants::dequantize_q5_k,
         GgmlType::Q6_K => k_quants::dequantize_q6_k,
@@ -127,7 +132,7 @@ pub fn dequantize_to_vec(ty: GgmlType, bytes: &[u8], n_values: usize) -> Result<
 /// Encodes `values` as whole blocks of type `ty` into `out` (`ty.row_bytes(values.len())` bytes).
 ///
 /// Supported: F32, F16, BF16 (round to nearest even), Q8_0 (`roundf`, ties away from zero),
-/// Q4_0 and Q4_1 (truncation after `+ 8.5` / `+ 0.5`), each as llama.cpp's `_ref` code does it.
+/// Q4_0, Q4_1, Q5_0 and Q5_1 (truncation after `+ 8.5` / `+ 16.5` / `+ 0.5`), each as llama.cpp's `_ref` code does it.
 ///
 /// # Errors
 /// As [`dequantize`], with the lengths checked the other way round.
@@ -139,6 +144,8 @@ pub fn quantize(ty: GgmlType, values: &[f32], out: &mut [u8]) -> Result<()> {
         GgmlType::Q8_0 => q8_0::quantize,
         GgmlType::Q4_0 => q4::quantize_q4_0,
         GgmlType::Q4_1 => q4::quantize_q4_1,
+        GgmlType::Q5_0 => q5::quantize_q5_0,
+        GgmlType::Q5_1 => q5::quantize_q5_1,
         other => {
             return Err(Error::Unsupported {
                 ty: other,
