@@ -1,4 +1,9 @@
-//! Phase 2 — compression: pruning, AWQ 4-bit, GGUF k-quant export, zstd packing, recovery, calibration (next wave).
-//!
-//! An empty library crate for now: the phase has no binary until its issue lands, so nothing
-//! here pretends to work. It exists so the workspace has the layout every later issue fills.
+//! phase2_compression: phase 2 of the pipeline as verbs over artifacts — `gguf` (HF checkpoint
+//! or `model` artifact → GGUF v3 in llama.cpp's converter layout for F32/F16/BF16 and
+//! llama-quantize's for Q8_0/Q6_K/Q5_K_M/Q4_K_M, byte for byte). The work lives in the
+//! libraries (`cogumi-gguf`, `cogumi-quant`); this crate resolves inputs, drives them and writes
+//! artifacts.
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod gguf_cmd;

@@ -24,7 +24,10 @@ mod writer;
 
 pub use cogumi_quant::GgmlType;
 pub use error::{Error, Result};
-pub use export::{ExportOptions, ExportReport, FileType, HfCheckpoint, export_hf};
+pub use export::{
+    AdapterReport, ExportOptions, ExportReport, FileType, HfCheckpoint, export_hf,
+    export_lora_adapter,
+};
 pub use import::{Dtype, ImportOptions, ImportReport, import_hf};
 pub use metadata::Metadata;
 pub use reader::{DEFAULT_ALIGNMENT, GgufFile, Limits, MAX_DIMS, MAX_NAME_LEN, TensorInfo};

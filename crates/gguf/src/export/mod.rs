@@ -10,6 +10,7 @@
 //! ones the F32 file would hold, so the bytes equal llama-quantize's on that file. Tensors are
 //! produced one at a time while writing, so memory stays at one f32 tensor plus its encoding.
 
+mod adapter;
 mod plan;
 mod source;
 mod vocab;
@@ -20,6 +21,7 @@ use std::path::{Path, PathBuf};
 use cogumi_quant::GgmlType;
 use serde_json::Value as Json;
 
+pub use adapter::{AdapterReport, export_lora_adapter};
 pub use plan::{FileType, ModelShape};
 pub use source::HfCheckpoint;
 

@@ -1,0 +1,28 @@
+//! Command line of `phase2_compression`: one verb per compression stage, with `cogumi-cli`'s
+//! common flags (`--out`, `--config`, `--json`, `--plan`, …).
+
+use clap::{Parser, Subcommand};
+use cogumi_cli::CommonArgs;
+
+use crate::gguf_cmd;
+
+/// Phase 2: compress a fine-tuned model into the artifact users ship.
+#[derive(Parser, Debug)]
+#[command(name = "phase2_compression", version, about)]
+pub struct Cli {
+    /// The verb to run.
+    #[command(subcommand)]
+    pub command: Command,
+    /// Flags shared by every verb.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// The verbs.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Export an HF checkpoint or model artifact to GGUF (F32, F16, BF16, Q8_0, Q6_K, Q5_K_M,
+    /// Q4_K_M), byte-identical to llama.cpp's converter and llama-quantize. `--out FILE.gguf`
+    /// writes that file instead of an artifact.
+    Gguf(gguf_cmd::GgufArgs),
+}

@@ -1,0 +1,22 @@
+//! `phase2_compression`: thin entry point; the verbs live in the library (see `cli.rs`).
+
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use phase2_compression::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    cogumi_cli::init_tracing(&cli.common);
+    let result = match &cli.command {
+        Command::Gguf(a) => phase2_compression::gguf_cmd::run(a, &cli.common),
+    };
+    let result = result.and_then(|artifact| match artifact {
+        Some(a) => cogumi_cli::emit_artifact(&cli.common, &a),
+        None => Ok(true),
+    });
+    cogumi_cli::exit_code(result)
+}
