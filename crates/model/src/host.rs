@@ -143,6 +143,19 @@ pub(crate) struct HostModel {
     pub(crate) sin: HostTensor,
 }
 
+/// The input of a projection group inside a decoder layer, as [`HostModel::layer`] shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Site {
+    /// `input_layernorm(x)`: the input of q, k and v, `[rows, hidden]`.
+    Attn,
+    /// The attention output before `o_proj`, `[rows, heads·head_dim]`.
+    O,
+    /// `post_attention_layernorm(x)`: the input of gate and up, `[rows, hidden]`.
+    Mlp,
+    /// `silu(gate)·up`: the input of down, `[rows, intermediate]`.
+    Down,
+}
+
 /// What a fast-path forward returns.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Output<'a> {
@@ -246,67 +259,9 @@ impl HostModel {
         let rows = b * t;
         let mut bufs = Buffers::new(rows, d, nh * hd, nkv * hd, inter);
         let last = self.layers.len().saturating_sub(1);
-        for (li, layer) in self.layers.iter().enumerate() {
+        for li in 0..self.layers.len() {
             let qt = if li == last { tail } else { t };
-            let qrows = b * qt;
-            let h = &mut bufs.h[..rows * d];
-            k::rms_norm(&x, layer.input_norm.s(), eps, h);
-            let (kb, vb) = (
-                &mut bufs.k[..rows * nkv * hd],
-                &mut bufs.v[..rows * nkv * hd],
-            );
-            layer.k.forward(h, rows, kb);
-            layer.v.forward(h, rows, vb);
-            self.rope_rows(kb, nkv * hd, hd, |r| step.positions[r]);
-            kv.append(li, kb, vb, step.past, t);
-            if qt < t {
-                x = last_rows(&x, b, t, qt, d);
-                let hq = last_rows(h, b, t, qt, d);
-                h[..qrows * d].copy_from_slice(&hq);
-            }
-            let q = &mut bufs.q[..qrows * nh * hd];
-            layer.q.forward(&bufs.h[..qrows * d], qrows, q);
-            self.rope_rows(q, nh * hd, hd, |r| {
-                step.positions[(r / qt) * t + (t - qt) + r % qt]
-            });
-            let attn = &mut bufs.attn[..qrows * nh * hd];
-            for row in 0..b {
-                let dims = AttentionDims {
-                    n_heads: nh,
-                    n_kv: nkv,
-                    head_dim: hd,
-                    past: step.past + t - qt,
-                    queries: qt,
-                    capacity: kv.capacity,
-                };
-                let mask = KeyMask {
-                    valid: &step.valid[row],
-                    segments: step.segments.map(|s| &s[row * t..(row + 1) * t]),
-                };
-                let out = k::attention(
-                    &q[row * qt * nh * hd..(row + 1) * qt * nh * hd],
-                    kv.row(&kv.k[li], row),
-                    kv.row(&kv.v[li], row),
-                    dims,
-                    mask,
-                );
-                attn[row * qt * nh * hd..(row + 1) * qt * nh * hd].copy_from_slice(&out);
-            }
-            let o = &mut bufs.out[..qrows * d];
-            layer.o.forward(attn, qrows, o);
-            k::add_inplace(&mut x, o);
-            let h = &mut bufs.h[..qrows * d];
-            k::rms_norm(&x, layer.post_norm.s(), eps, h);
-            let (g, u) = (
-                &mut bufs.gate[..qrows * inter],
-                &mut bufs.up[..qrows * inter],
-            );
-            layer.gate.forward(h, qrows, g);
-            layer.up.forward(h, qrows, u);
-            k::silu_mul(g, u);
-            let o = &mut bufs.out[..qrows * d];
-            layer.down.forward(g, qrows, o);
-            k::add_inplace(&mut x, o);
+            self.layer(c, li, li, step, kv, &mut bufs, &mut x, qt, &mut |_, _| {});
         }
         let xrows = x.len() / d;
         let mut hn = vec![0f32; x.len()];
@@ -335,6 +290,98 @@ impl HostModel {
                 logits
             }
         }
+    }
+
+    /// Runs decoder layer `li` on `x` (`[B, T, hidden]` rows of `step`), appending its keys and
+    /// values to slot `kv_li` of `kv`; only the last `qt` positions of each row go past attention's keys and
+    /// values (then `x` keeps only those rows). `observe(site, input)` sees the input of each
+    /// projection group (for calibration statistics), `[rows, width]` row-major.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn layer(
+        &self,
+        c: &LlamaConfig,
+        li: usize,
+        kv_li: usize,
+        step: &Step<'_>,
+        kv: &mut HostKv,
+        bufs: &mut Buffers,
+        x: &mut Vec<f32>,
+        qt: usize,
+        observe: &mut dyn FnMut(Site, &[f32]),
+    ) {
+        let (b, t, d) = (step.batch, step.seq, c.hidden_size);
+        let (nh, nkv, hd, inter) = (
+            c.num_attention_heads,
+            c.num_key_value_heads,
+            c.head_dim,
+            c.intermediate_size,
+        );
+        let eps = c.rms_norm_eps as f32;
+        let rows = b * t;
+        let layer = &self.layers[li];
+        let qrows = b * qt;
+        let h = &mut bufs.h[..rows * d];
+        k::rms_norm(x, layer.input_norm.s(), eps, h);
+        observe(Site::Attn, h);
+        let (kb, vb) = (
+            &mut bufs.k[..rows * nkv * hd],
+            &mut bufs.v[..rows * nkv * hd],
+        );
+        layer.k.forward(h, rows, kb);
+        layer.v.forward(h, rows, vb);
+        self.rope_rows(kb, nkv * hd, hd, |r| step.positions[r]);
+        kv.append(kv_li, kb, vb, step.past, t);
+        if qt < t {
+            *x = last_rows(x, b, t, qt, d);
+            let hq = last_rows(h, b, t, qt, d);
+            h[..qrows * d].copy_from_slice(&hq);
+        }
+        let q = &mut bufs.q[..qrows * nh * hd];
+        layer.q.forward(&bufs.h[..qrows * d], qrows, q);
+        self.rope_rows(q, nh * hd, hd, |r| {
+            step.positions[(r / qt) * t + (t - qt) + r % qt]
+        });
+        let attn = &mut bufs.attn[..qrows * nh * hd];
+        for row in 0..b {
+            let dims = AttentionDims {
+                n_heads: nh,
+                n_kv: nkv,
+                head_dim: hd,
+                past: step.past + t - qt,
+                queries: qt,
+                capacity: kv.capacity,
+            };
+            let mask = KeyMask {
+                valid: &step.valid[row],
+                segments: step.segments.map(|s| &s[row * t..(row + 1) * t]),
+            };
+            let out = k::attention(
+                &q[row * qt * nh * hd..(row + 1) * qt * nh * hd],
+                kv.row(&kv.k[kv_li], row),
+                kv.row(&kv.v[kv_li], row),
+                dims,
+                mask,
+            );
+            attn[row * qt * nh * hd..(row + 1) * qt * nh * hd].copy_from_slice(&out);
+        }
+        observe(Site::O, attn);
+        let o = &mut bufs.out[..qrows * d];
+        layer.o.forward(attn, qrows, o);
+        k::add_inplace(x, o);
+        let h = &mut bufs.h[..qrows * d];
+        k::rms_norm(x, layer.post_norm.s(), eps, h);
+        observe(Site::Mlp, h);
+        let (g, u) = (
+            &mut bufs.gate[..qrows * inter],
+            &mut bufs.up[..qrows * inter],
+        );
+        layer.gate.forward(h, qrows, g);
+        layer.up.forward(h, qrows, u);
+        k::silu_mul(g, u);
+        observe(Site::Down, g);
+        let o = &mut bufs.out[..qrows * d];
+        layer.down.forward(g, qrows, o);
+        k::add_inplace(x, o);
     }
 
     /// Applies RoPE to each token row of `buf` (`[rows, heads·head_dim]`) at `position(row)`.
@@ -368,7 +415,7 @@ fn last_rows(x: &[f32], b: usize, t: usize, keep: usize, d: usize) -> Vec<f32> {
 }
 
 /// Scratch reused by every layer of one forward (no allocation per op).
-struct Buffers {
+pub(crate) struct Buffers {
     h: Vec<f32>,
     q: Vec<f32>,
     k: Vec<f32>,
@@ -380,7 +427,13 @@ struct Buffers {
 }
 
 impl Buffers {
-    fn new(rows: usize, d: usize, q_width: usize, kv_width: usize, inter: usize) -> Self {
+    pub(crate) fn new(
+        rows: usize,
+        d: usize,
+        q_width: usize,
+        kv_width: usize,
+        inter: usize,
+    ) -> Self {
         Buffers {
             h: vec![0.0; rows * d],
             q: vec![0.0; rows * q_width],

@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod batch;
+pub mod calib;
 pub mod config;
 pub mod device;
 pub mod error;
@@ -27,6 +28,7 @@ pub mod weights;
 mod layer_tests;
 
 pub use batch::TokenBatch;
+pub use calib::{Calibrator, Proj, Site};
 pub use config::{LlamaConfig, RopeScaling};
 pub use device::DeviceSpec;
 pub use error::{Error, Result};
