@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod backend;
+pub mod calibration;
 pub mod code;
 pub mod docs;
 pub mod engine;
