@@ -4,7 +4,7 @@
 use clap::{Parser, Subcommand};
 use cogumi_cli::CommonArgs;
 
-use crate::gguf_cmd;
+use crate::{calibrate_cmd, gguf_cmd};
 
 /// Phase 2: compress a fine-tuned model into the artifact users ship.
 #[derive(Parser, Debug)]
@@ -25,4 +25,7 @@ pub enum Command {
     /// Q4_K_M), byte-identical to llama.cpp's converter and llama-quantize. `--out FILE.gguf`
     /// writes that file instead of an artifact.
     Gguf(gguf_cmd::GgufArgs),
+    /// Fit temperature (token level) and Platt (sequence level) scaling of the model's
+    /// confidences on held-out data; ECE and reliability diagrams before and after.
+    Calibrate(calibrate_cmd::CalibrateArgs),
 }

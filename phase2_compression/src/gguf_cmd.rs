@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
 use cogumi_artifact::{Artifact, InputRef};
 use cogumi_cli::CommonArgs;
@@ -97,7 +97,7 @@ pub fn run(args: &GgufArgs, common: &CommonArgs) -> Result<Option<Artifact>> {
     if let Some(adapter) = &args.adapter {
         return run_adapter(args, adapter, common);
     }
-    let source = open_model(&args.model)?;
+    let source = crate::model_io::open_model(&args.model)?;
     let opts = options(args, source.as_ref());
     if let Some(file) = direct_file(common) {
         let report = export(&args.model, file, &opts)?;
@@ -144,25 +144,6 @@ pub fn run(args: &GgufArgs, common: &CommonArgs) -> Result<Option<Artifact>> {
     Ok(Some(writer.commit()?))
 }
 
-/// Verifies `dir` when it is a `model` artifact (`None` for a plain HF directory).
-fn open_model(dir: &Path) -> Result<Option<Artifact>> {
-    if dir.join("manifest.json").exists() {
-        let a = Artifact::open(dir)
-            .with_context(|| format!("verifying model artifact {}", dir.display()))?;
-        a.expect_kind("model")
-            .with_context(|| format!("{} is not a model artifact", dir.display()))?;
-        Ok(Some(a))
-    } else if dir.join("config.json").exists() {
-        Ok(None)
-    } else {
-        bail!(
-            "{} has neither manifest.json nor config.json (pass a model artifact or an HF \
-             checkpoint directory)",
-            dir.display()
-        )
-    }
-}
-
 /// `gguf --adapter`: a PEFT adapter → GGUF LoRA adapter (artifact kind `gguf-adapter`).
 fn run_adapter(args: &GgufArgs, adapter: &Path, common: &CommonArgs) -> Result<Option<Artifact>> {
     let ty = match args.file_type {
@@ -170,7 +151,7 @@ fn run_adapter(args: &GgufArgs, adapter: &Path, common: &CommonArgs) -> Result<O
         FileType::BF16 => GgmlType::BF16,
         _ => GgmlType::F32,
     };
-    let base = open_model(&args.model)?;
+    let base = crate::model_io::open_model(&args.model)?;
     let source = if adapter.join("manifest.json").exists() {
         let a = Artifact::open(adapter)
             .with_context(|| format!("verifying adapter artifact {}", adapter.display()))?;

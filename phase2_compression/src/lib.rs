@@ -5,5 +5,8 @@
 //! artifacts.
 #![warn(missing_docs)]
 
+pub mod calibrate_cmd;
 pub mod cli;
 pub mod gguf_cmd;
+pub mod heldout;
+pub mod model_io;

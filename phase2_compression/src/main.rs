@@ -13,6 +13,7 @@ fn main() -> ExitCode {
     cogumi_cli::init_tracing(&cli.common);
     let result = match &cli.command {
         Command::Gguf(a) => phase2_compression::gguf_cmd::run(a, &cli.common),
+        Command::Calibrate(a) => phase2_compression::calibrate_cmd::run(a, &cli.common),
     };
     let result = result.and_then(|artifact| match artifact {
         Some(a) => cogumi_cli::emit_artifact(&cli.common, &a),
