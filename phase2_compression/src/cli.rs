@@ -4,7 +4,7 @@
 use clap::{Parser, Subcommand};
 use cogumi_cli::CommonArgs;
 
-use crate::{calibrate_cmd, gguf_cmd};
+use crate::{calibrate_cmd, gguf_cmd, recover_cmd};
 
 /// Phase 2: compress a fine-tuned model into the artifact users ship.
 #[derive(Parser, Debug)]
@@ -28,4 +28,7 @@ pub enum Command {
     /// Fit temperature (token level) and Platt (sequence level) scaling of the model's
     /// confidences on held-out data; ECE and reliability diagrams before and after.
     Calibrate(calibrate_cmd::CalibrateArgs),
+    /// Train a recovery LoRA on the examples the compressed model finds hardest, merge it, and
+    /// report the perplexity regained against the uncompressed model.
+    Recover(recover_cmd::RecoverArgs),
 }

@@ -10,3 +10,4 @@ pub mod cli;
 pub mod gguf_cmd;
 pub mod heldout;
 pub mod model_io;
+pub mod recover_cmd;

@@ -14,6 +14,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Gguf(a) => phase2_compression::gguf_cmd::run(a, &cli.common),
         Command::Calibrate(a) => phase2_compression::calibrate_cmd::run(a, &cli.common),
+        Command::Recover(a) => phase2_compression::recover_cmd::run(a, &cli.common),
     };
     let result = result.and_then(|artifact| match artifact {
         Some(a) => cogumi_cli::emit_artifact(&cli.common, &a),
