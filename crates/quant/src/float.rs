@@ -56,6 +56,19 @@ pub fn bf16_bits_from_f32(v: f32) -> u16 {
     bf16::from_f32(v).to_bits()
 }
 
+/// C's float → integer conversion as x86-64 compiles it (`cvttss2si`): truncation toward zero,
+/// and `i32::MIN` for NaN or values outside the i32 range. Narrower C targets (`int8_t`,
+/// `uint8_t`) then keep the low byte. Out-of-range conversions are undefined behaviour in C;
+/// they happen in ggml's reference quantisers only for blocks of subnormals, whose inverse
+/// scale overflows to infinity, and this reproduces the bytes llama.cpp writes for them.
+pub(crate) fn c_cast_i32(v: f32) -> i32 {
+    if v.is_nan() || !(-2_147_483_648.0..2_147_483_648.0).contains(&v) {
+        i32::MIN
+    } else {
+        v as i32
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,7 @@
 
 mod error;
 mod float;
+mod k_quantize;
 mod k_quants;
 pub mod nf4;
 mod nf4_double;
@@ -132,7 +133,8 @@ pub fn dequantize_to_vec(ty: GgmlType, bytes: &[u8], n_values: usize) -> Result<
 /// Encodes `values` as whole blocks of type `ty` into `out` (`ty.row_bytes(values.len())` bytes).
 ///
 /// Supported: F32, F16, BF16 (round to nearest even), Q8_0 (`roundf`, ties away from zero),
-/// Q4_0, Q4_1, Q5_0 and Q5_1 (truncation after `+ 8.5` / `+ 16.5` / `+ 0.5`), each as llama.cpp's `_ref` code does it.
+/// Q4_0, Q4_1, Q5_0 and Q5_1 (truncation after `+ 8.5` / `+ 16.5` / `+ 0.5`), and the k-quants
+/// Q4_K, Q5_K and Q6_K, each as llama.cpp's `_ref` code does it (byte-identical on x86-64).
 ///
 /// # Errors
 /// As [`dequantize`], with the lengths checked the other way round.
@@ -146,6 +148,9 @@ pub fn quantize(ty: GgmlType, values: &[f32], out: &mut [u8]) -> Result<()> {
         GgmlType::Q4_1 => q4::quantize_q4_1,
         GgmlType::Q5_0 => q5::quantize_q5_0,
         GgmlType::Q5_1 => q5::quantize_q5_1,
+        GgmlType::Q4_K => k_quantize::quantize_q4_k,
+        GgmlType::Q5_K => k_quantize::quantize_q5_k,
+        GgmlType::Q6_K => k_quantize::quantize_q6_k,
         other => {
             return Err(Error::Unsupported {
                 ty: other,

@@ -46,9 +46,9 @@ pub(crate) fn dequantize_q4_1(bytes: &[u8], out: &mut [f32]) {
     }
 }
 
-/// Truncates like C's `(int8_t)` cast, then keeps the code in 0..=15 as `MIN(15, ..)` does.
+/// `MIN(15, (int8_t)v)` stored into a uint8_t, as C on x86-64 computes it (`c_cast_i32`).
 fn code(v: f32) -> u8 {
-    (v as i8).clamp(0, 15) as u8
+    (crate::float::c_cast_i32(v) as i8).min(15) as u8
 }
 
 pub(crate) fn quantize_q4_0(values: &[f32], out: &mut [u8]) {

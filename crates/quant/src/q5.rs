@@ -89,7 +89,7 @@ pub(crate) fn quantize_q5_0(values: &[f32], out: &mut [u8]) {
         let mut q = [0u8; QK5];
         for (q, &v) in q.iter_mut().zip(x) {
             // C: `MIN(31, (int8_t)(x*id + 16.5f))` stored in a uint8_t (wraps if negative).
-            *q = ((v * id + 16.5) as i8).min(31) as u8;
+            *q = (crate::float::c_cast_i32(v * id + 16.5) as i8).min(31) as u8;
         }
         let (qh, qs) = block[2..].split_at_mut(4);
         pack(&q, qh, qs);
@@ -117,7 +117,7 @@ pub(crate) fn quantize_q5_1(values: &[f32], out: &mut [u8]) {
         let mut q = [0u8; QK5];
         for (q, &v) in q.iter_mut().zip(x) {
             // C: `(uint8_t)((x - min)*id + 0.5f)`, truncation toward zero.
-            *q = ((v - min) * id + 0.5) as u8;
+            *q = crate::float::c_cast_i32((v - min) * id + 0.5) as u8;
         }
         let (qh, qs) = block[4..].split_at_mut(4);
         pack(&q, qh, qs);

@@ -33,7 +33,8 @@ pub(crate) fn quantize(values: &[f32], out: &mut [u8]) {
         let id = if d != 0.0 { 1.0 / d } else { 0.0 };
         block[..2].copy_from_slice(&f16::from_f32(d).to_bits().to_le_bytes());
         for (q, &v) in block[2..].iter_mut().zip(x) {
-            *q = ((v * id).round() as i8) as u8;
+            // `y.qs[j] = roundf(x * id)` into an int8_t (see `c_cast_i32`).
+            *q = crate::float::c_cast_i32((v * id).round()) as u8;
         }
     }
 }
