@@ -4,7 +4,7 @@
 use clap::{Parser, Subcommand};
 use cogumi_cli::CommonArgs;
 
-use crate::{calibrate_cmd, gguf_cmd, recover_cmd};
+use crate::{calibrate_cmd, gguf_cmd, pack_cmd, recover_cmd};
 
 /// Phase 2: compress a fine-tuned model into the artifact users ship.
 #[derive(Parser, Debug)]
@@ -31,4 +31,9 @@ pub enum Command {
     /// Train a recovery LoRA on the examples the compressed model finds hardest, merge it, and
     /// report the perplexity regained against the uncompressed model.
     Recover(recover_cmd::RecoverArgs),
+    /// Pack an artifact losslessly: zstd over byte-plane-grouped float tensors, SHA-256 of
+    /// every original file.
+    Pack(pack_cmd::PackArgs),
+    /// Restore a packed artifact bit for bit (or only verify it with `--verify`).
+    Unpack(pack_cmd::UnpackArgs),
 }

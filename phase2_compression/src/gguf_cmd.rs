@@ -10,7 +10,7 @@ use clap::Args;
 use cogumi_artifact::{Artifact, InputRef};
 use cogumi_cli::CommonArgs;
 use cogumi_gguf::{
-    ExportOptions, ExportReport, FileType, GgmlType, export_hf, export_lora_adapter,
+    ExportOptions, ExportReport, FileType, GgmlType, export_hf, export_lora_adapter, quantize_gguf,
 };
 use serde_json::json;
 
@@ -22,8 +22,9 @@ pub const GGUF_FILE: &str = "model.gguf";
 /// `gguf` flags.
 #[derive(Args, Debug, Clone)]
 pub struct GgufArgs {
-    /// The model: a `model` artifact or any HF Llama checkpoint directory (config.json,
-    /// model.safetensors or its shards, tokenizer.json).
+    /// The model: a `model` artifact, any HF Llama checkpoint directory (config.json,
+    /// model.safetensors or its shards, tokenizer.json), or an F32/F16/BF16 `.gguf` file to
+    /// requantise (as `llama-quantize IN OUT TYPE` does).
     #[arg(long, value_name = "DIR")]
     pub model: PathBuf,
     /// File type: F32, F16, BF16 (the converter's layout), Q8_0, Q6_K, Q5_K_M, Q4_K_M
@@ -74,12 +75,23 @@ fn options(args: &GgufArgs, source: Option<&Artifact>) -> ExportOptions {
     opts
 }
 
+fn is_gguf_file(p: &Path) -> bool {
+    p.is_file()
+        && p.extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("gguf"))
+}
+
 fn export(model: &Path, out: &Path, opts: &ExportOptions) -> Result<ExportReport> {
     let bar = cogumi_cli::progress_bar(0, &format!("gguf {}", opts.file_type));
-    let report = export_hf(model, out, opts, |done, total| {
+    let tick = |done: usize, total: usize| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
-    })
+    };
+    let report = if is_gguf_file(model) {
+        quantize_gguf(model, out, opts.file_type, tick)
+    } else {
+        export_hf(model, out, opts, tick)
+    }
     .with_context(|| format!("exporting {} to {}", model.display(), out.display()))?;
     bar.finish_and_clear();
     tracing::info!(
@@ -97,7 +109,11 @@ pub fn run(args: &GgufArgs, common: &CommonArgs) -> Result<Option<Artifact>> {
     if let Some(adapter) = &args.adapter {
         return run_adapter(args, adapter, common);
     }
-    let source = crate::model_io::open_model(&args.model)?;
+    let source = if is_gguf_file(&args.model) {
+        None
+    } else {
+        crate::model_io::open_model(&args.model)?
+    };
     let opts = options(args, source.as_ref());
     if let Some(file) = direct_file(common) {
         let report = export(&args.model, file, &opts)?;

@@ -10,4 +10,5 @@ pub mod cli;
 pub mod gguf_cmd;
 pub mod heldout;
 pub mod model_io;
+pub mod pack_cmd;
 pub mod recover_cmd;

@@ -26,7 +26,7 @@ pub use cogumi_quant::GgmlType;
 pub use error::{Error, Result};
 pub use export::{
     AdapterReport, ExportOptions, ExportReport, FileType, HfCheckpoint, export_hf,
-    export_lora_adapter,
+    export_lora_adapter, quantize_gguf,
 };
 pub use import::{Dtype, ImportOptions, ImportReport, import_hf};
 pub use metadata::Metadata;

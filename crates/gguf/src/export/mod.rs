@@ -12,6 +12,7 @@
 
 mod adapter;
 mod plan;
+mod requant;
 mod source;
 mod vocab;
 
@@ -23,6 +24,7 @@ use serde_json::Value as Json;
 
 pub use adapter::{AdapterReport, export_lora_adapter};
 pub use plan::{FileType, ModelShape};
+pub use requant::quantize_gguf;
 pub use source::HfCheckpoint;
 
 use crate::error::{Error, Result};
