@@ -4,7 +4,7 @@
 use clap::{Parser, Subcommand};
 use cogumi_cli::CommonArgs;
 
-use crate::{calibrate_cmd, gguf_cmd, pack_cmd, recover_cmd};
+use crate::{calibrate_cmd, gguf_cmd, pack_cmd, prune_cmd, recover_cmd};
 
 /// Phase 2: compress a fine-tuned model into the artifact users ship.
 #[derive(Parser, Debug)]
@@ -21,6 +21,9 @@ pub struct Cli {
 /// The verbs.
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Prune the decoder projections (magnitude, Wanda, SparseGPT; unstructured or N:M) and/or
+    /// MLP channels (a smaller dense model); perplexity before/after and the real GGUF size.
+    Prune(prune_cmd::PruneArgs),
     /// Export an HF checkpoint or model artifact to GGUF (F32, F16, BF16, Q8_0, Q6_K, Q5_K_M,
     /// Q4_K_M), byte-identical to llama.cpp's converter and llama-quantize. `--out FILE.gguf`
     /// writes that file instead of an artifact.

@@ -11,4 +11,6 @@ pub mod gguf_cmd;
 pub mod heldout;
 pub mod model_io;
 pub mod pack_cmd;
+pub mod prune_cmd;
 pub mod recover_cmd;
+pub mod structured;

@@ -12,6 +12,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     cogumi_cli::init_tracing(&cli.common);
     let result = match &cli.command {
+        Command::Prune(a) => phase2_compression::prune_cmd::run(a, &cli.common),
         Command::Gguf(a) => phase2_compression::gguf_cmd::run(a, &cli.common),
         Command::Calibrate(a) => phase2_compression::calibrate_cmd::run(a, &cli.common),
         Command::Recover(a) => phase2_compression::recover_cmd::run(a, &cli.common),
