@@ -37,6 +37,10 @@ pub struct GgufArgs {
     /// `tokenizer.ggml.pre` (default: recognised from tokenizer.json's pre-tokenizer).
     #[arg(long, value_name = "PRE")]
     pub tokenizer_pre: Option<String>,
+    /// After exporting, load the file in llama.cpp and answer this user message greedily (chat
+    /// template from the file); the answer and its speed go into the artifact's metrics.
+    #[arg(long, value_name = "TEXT")]
+    pub check: Option<String>,
     /// Export this PEFT LoRA adapter (an `adapter` artifact or PEFT directory) trained on
     /// `--model` as a llama.cpp GGUF adapter instead of the model (F32 tensors, or F16/BF16
     /// with `--type`).
@@ -157,6 +161,9 @@ pub fn run(args: &GgufArgs, common: &CommonArgs) -> Result<Option<Artifact>> {
         8.0 * report.bytes as f64 / report.params.max(1) as f64,
     );
     writer.set_metric("tensor_types", &report.tensor_types);
+    if let Some(prompt) = &args.check {
+        writer.set_metric("llama_cpp_check", llama_cpp_check(&path, prompt)?);
+    }
     Ok(Some(writer.commit()?))
 }
 
@@ -229,4 +236,31 @@ fn run_adapter(args: &GgufArgs, adapter: &Path, common: &CommonArgs) -> Result<O
     writer.set_metric("adapted_tensors", report.n_adapted);
     writer.set_metric("bytes", report.bytes);
     Ok(Some(writer.commit()?))
+}
+
+/// Loads `file` in llama.cpp and answers `prompt` greedily (32 tokens), as a ChatML-templated
+/// user turn when the vocabulary has `<|im_start|>`, else as plain text.
+fn llama_cpp_check(file: &Path, prompt: &str) -> Result<serde_json::Value> {
+    let model = cogumi_llamacpp::Model::load(file)
+        .with_context(|| format!("llama.cpp could not load {}", file.display()))?;
+    let chatml = format!("<|im_start|>user\n{prompt}<|im_end|>\n<|im_start|>assistant\n");
+    let text = if model.tokenize("<|im_start|>", false)?.len() == 1 {
+        chatml
+    } else {
+        prompt.to_string()
+    };
+    let ids = model.tokenize(&text, true)?;
+    let mut ctx = model.context(512, 2)?;
+    let t = std::time::Instant::now();
+    let out = ctx.greedy(&ids, 32)?;
+    let secs = t.elapsed().as_secs_f64();
+    let answer = model.detokenize(&out);
+    let answer = answer
+        .split("<|im_end|>")
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    tracing::info!(%answer, "llama.cpp answered");
+    Ok(json!({ "prompt": prompt, "answer": answer, "tokens_per_s": out.len() as f64 / secs }))
 }

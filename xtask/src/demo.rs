@@ -61,6 +61,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     }
     report.push_str(&phase0_summary(&outputs));
     report.push_str(&phase1_summary(&root, &outputs));
+    report.push_str(&phase2_summary(&root, &outputs));
 
     report.push_str("\n## Chat (greedy)\n\n");
     let mut decode_rates = Vec::new();
@@ -222,4 +223,70 @@ fn phase0_summary(outputs: &std::collections::HashMap<String, PathBuf>) -> Strin
         ),
         Err(_) => String::new(),
     }
+}
+
+/// Phase 2's table: what each compression stage cost and bought, from the artifacts' metrics.
+fn phase2_summary(root: &Path, outputs: &std::collections::HashMap<String, PathBuf>) -> String {
+    let metrics = |step: &str| -> Option<Value> {
+        let text = std::fs::read_to_string(outputs.get(step)?.join("manifest.json")).ok()?;
+        Some(serde_json::from_str::<Value>(&text).ok()?["metrics"].clone())
+    };
+    let Some(prune) = metrics("prune") else {
+        return String::new();
+    };
+    let mut out = String::from("\n## Phase 2: compression\n\n| stage | result |\n|---|---|\n");
+    out.push_str(&format!(
+        "| prune (Wanda {:.0} %, MLP {} channels) | held-out perplexity {:.2} → {:.2}, argmax agreement {:.1} %, Q4_K_M {:.1} MB |\n",
+        100.0 * num(&prune, "sparsity"),
+        prune["intermediate_size"].as_u64().unwrap_or(0),
+        num(&prune, "perplexity_before"),
+        num(&prune, "perplexity_after"),
+        100.0 * num(&prune, "agreement"),
+        num(&prune, "gguf_q4_k_m_bytes") / 1e6,
+    ));
+    if let Some(m) = metrics("recover") {
+        out.push_str(&format!(
+            "| recover (LoRA on the {} hardest rows) | perplexity {:.2} → {:.2} (reference {:.2}; {:.0} % of the loss regained) |\n",
+            m["hardest_rows"].as_u64().unwrap_or(0),
+            num(&m, "perplexity_before"),
+            num(&m, "perplexity_after"),
+            num(&m, "perplexity_reference"),
+            100.0 * num(&m, "perplexity_regained"),
+        ));
+    }
+    if let Some(m) = metrics("gguf") {
+        let check = &m["llama_cpp_check"];
+        out.push_str(&format!(
+            "| gguf {} | {:.1} MB ({:.2} bits/weight); llama.cpp answers \"{}\" at {:.0} tok/s |\n",
+            m["file_type"].as_str().unwrap_or("?"),
+            num(&m, "bytes") / 1e6,
+            num(&m, "bits_per_weight"),
+            check["answer"].as_str().unwrap_or("?").replace('\n', " "),
+            num(check, "tokens_per_s"),
+        ));
+    }
+    if let Some(m) = metrics("pack") {
+        out.push_str(&format!(
+            "| pack (zstd over byte planes) | ratio {:.3}× (plain zstd {:.3}×) |\n",
+            num(&m, "ratio"),
+            num(&m, "plain_zstd_ratio"),
+        ));
+    }
+    if let Some(m) = metrics("calibrate") {
+        out.push_str(&format!(
+            "| calibrate | T = {:.3}; token ECE {:.3} → {:.3}; sequence ECE {:.3} → {:.3} |\n",
+            num(&m, "temperature"),
+            num(&m, "token_ece_before"),
+            num(&m, "token_ece_after"),
+            num(&m, "sequence_ece_before"),
+            num(&m, "sequence_ece_after"),
+        ));
+    }
+    if let Some(dir) = outputs.get("gguf") {
+        out.push_str(&format!(
+            "\nShippable file: `{}`.\n",
+            rel(root, &dir.join("model.gguf"))
+        ));
+    }
+    out
 }

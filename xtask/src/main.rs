@@ -4,6 +4,7 @@
 mod bench_dedup;
 mod bench_eval;
 mod bench_model;
+mod bench_quant;
 mod bench_train;
 mod demo;
 mod fetch_model;
@@ -56,6 +57,8 @@ enum BenchArea {
     Train(bench_train::BenchTrainArgs),
     /// MMLU questions/s against lm-evaluation-harness (transformers backend).
     Eval(bench_eval::BenchEvalArgs),
+    /// Q4_K_M quantisation throughput vs llama.cpp, and pack ratio vs zstd and ZipNN.
+    Quant(bench_quant::BenchQuantArgs),
 }
 
 fn main() -> ExitCode {
@@ -79,6 +82,9 @@ fn main() -> ExitCode {
         Command::Bench {
             area: BenchArea::Train(args),
         } => bench_train::run(args).map(|()| true),
+        Command::Bench {
+            area: BenchArea::Quant(args),
+        } => bench_quant::run(args).map(|()| true),
         Command::Test(args) => test_cmd::run(args).map(|()| true),
         Command::Tidy => tidy::tidy(&run::workspace_root()),
     };

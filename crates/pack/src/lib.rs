@@ -7,7 +7,8 @@
 //! `data/<n>.bin` (the frames of file `n`, concatenated in index order), plus `dict.zstd` when a
 //! dictionary was trained. A safetensors file is cut into its header and one segment per tensor;
 //! F32/F16/BF16 tensors are split into byte planes ([`planes`]) chunk by chunk (4 MiB of original
-//! bytes), each plane one zstd frame; everything else is one frame per chunk. Chunks are
+//! bytes), each plane one frame (rANS, zstd or stored, whichever is smallest); everything else
+//! is one zstd frame per chunk. Chunks are
 //! compressed in parallel in bounded batches, so memory does not grow with file size.
 
 #![warn(missing_docs)]
@@ -15,6 +16,7 @@
 mod error;
 mod format;
 pub mod planes;
+mod rans;
 mod unpack;
 
 pub use error::{Error, Result};

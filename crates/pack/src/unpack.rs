@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::format::{DICT, FileEntry, Index, index_path};
+use crate::format::{DICT, FileEntry, Index, TAG_RANS, TAG_RAW, TAG_ZSTD, index_path};
 use crate::planes;
 
 /// What [`unpack`] restored.
@@ -26,7 +26,7 @@ fn read_index(packed: &Path) -> Result<(Index, Option<Vec<u8>>)> {
     let text = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
     let index: Index = serde_json::from_slice(&text)
         .map_err(|e| Error::corrupt(&p, format!("not a pack index: {e}")))?;
-    if index.format != "cogumi-pack" || index.version != 1 {
+    if index.format != "cogumi-pack" || index.version != 2 {
         return Err(Error::corrupt(
             &p,
             format!("unknown format {} v{}", index.format, index.version),
@@ -73,6 +73,23 @@ fn restore(
             };
             out.map_err(|e| Error::corrupt(&orig, format!("a frame does not decompress: {e}")))
         };
+    // A tagged plane frame: stored, zstd or rANS.
+    let plane = |r: &mut BufReader<File>, len: u64, want: usize| -> Result<Vec<u8>> {
+        if len == 0 || len > (1 << 31) {
+            return Err(Error::corrupt(&orig, format!("plane frame of {len} bytes")));
+        }
+        let mut buf = vec![0u8; len as usize];
+        r.read_exact(&mut buf)
+            .map_err(|e| Error::corrupt(&orig, format!("truncated data ({e})")))?;
+        let body = &buf[1..];
+        let out = match buf[0] {
+            TAG_RAW => Some(body.to_vec()),
+            TAG_ZSTD => zstd::bulk::decompress(body, want).ok(),
+            TAG_RANS => crate::rans::decode(body),
+            _ => None,
+        };
+        out.ok_or_else(|| Error::corrupt(&orig, "a plane frame does not decode"))
+    };
     for seg in &f.segments {
         for c in &seg.chunks {
             let n = c.bytes as usize;
@@ -85,7 +102,7 @@ fn restore(
                     let ps = c
                         .frames
                         .iter()
-                        .map(|&len| frame(&mut r, len, n / w, None))
+                        .map(|&len| plane(&mut r, len, n / w))
                         .collect::<Result<Vec<_>>>()?;
                     if ps.iter().any(|p| p.len() != n / w) {
                         return Err(Error::corrupt(&orig, "a plane has the wrong length"));

@@ -93,7 +93,16 @@ pub fn quantize_gguf(
         if types[k] == t.ty {
             buf.extend_from_slice(src.tensor_data(t));
         } else {
-            let values = src.tensor_f32(t)?;
+            // F32 input is quantised straight from the mapped file (GGUF data is 32-byte
+            // aligned); other inputs are dequantised first.
+            let owned;
+            let values: &[f32] = match bytemuck::try_cast_slice(src.tensor_data(t)) {
+                Ok(v) if t.ty == cogumi_quant::GgmlType::F32 => v,
+                _ => {
+                    owned = src.tensor_f32(t)?;
+                    &owned
+                }
+            };
             buf.resize(
                 types[k]
                     .row_bytes(values.len())
@@ -103,7 +112,7 @@ pub fn quantize_gguf(
                     })?,
                 0,
             );
-            cogumi_quant::quantize(types[k], &values, buf).map_err(|source| Error::Quant {
+            cogumi_quant::quantize(types[k], values, buf).map_err(|source| Error::Quant {
                 tensor: t.name.clone(),
                 source,
             })?;
