@@ -63,6 +63,17 @@ fn direct_file(common: &CommonArgs) -> Option<&Path> {
         .then_some(out)
 }
 
+/// Prints a plain-file result: the path, or the report with `--json`.
+fn print_file(common: &CommonArgs, file: &Path, report: &impl serde::Serialize) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    if common.json {
+        writeln!(stdout, "{}", serde_json::to_string(report)?)
+    } else {
+        writeln!(stdout, "{}", file.display())
+    }
+    .context("writing to stdout")
+}
+
 fn options(args: &GgufArgs, source: Option<&Artifact>) -> ExportOptions {
     let mut opts = ExportOptions::new(args.file_type);
     opts.name.clone_from(&args.name);
@@ -120,14 +131,7 @@ pub fn run(args: &GgufArgs, common: &CommonArgs) -> Result<Option<Artifact>> {
     };
     let opts = options(args, source.as_ref());
     if let Some(file) = direct_file(common) {
-        let report = export(&args.model, file, &opts)?;
-        let mut stdout = std::io::stdout().lock();
-        if common.json {
-            writeln!(stdout, "{}", serde_json::to_string(&report)?)
-        } else {
-            writeln!(stdout, "{}", file.display())
-        }
-        .context("writing to stdout")?;
+        print_file(common, file, &export(&args.model, file, &opts)?)?;
         return Ok(None);
     }
     let inputs: Vec<InputRef> = source.iter().map(Artifact::as_input).collect();
@@ -196,14 +200,7 @@ fn run_adapter(args: &GgufArgs, adapter: &Path, common: &CommonArgs) -> Result<O
         )
     };
     if let Some(file) = direct_file(common) {
-        let report = do_export(file)?;
-        let mut stdout = std::io::stdout().lock();
-        if common.json {
-            writeln!(stdout, "{}", serde_json::to_string(&report)?)
-        } else {
-            writeln!(stdout, "{}", file.display())
-        }
-        .context("writing to stdout")?;
+        print_file(common, file, &do_export(file)?)?;
         return Ok(None);
     }
     let inputs: Vec<InputRef> = base

@@ -39,3 +39,24 @@ pub fn load(dir: &Path, device: &str) -> Result<(Llama, Tokenizer)> {
         .with_context(|| format!("loading the tokenizer of {}", dir.display()))?;
     Ok((model, tok))
 }
+
+/// Tokenizer and generation files copied next to a checkpoint a verb writes.
+const SIDE_FILES: [&str; 5] = [
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "generation_config.json",
+    "chat_template.jinja",
+];
+
+/// Copies the tokenizer and generation files of the model in `src` into `dst`.
+pub fn copy_side_files(src: &Path, dst: &Path) -> Result<()> {
+    for f in SIDE_FILES {
+        let from = src.join(f);
+        if from.exists() {
+            std::fs::copy(&from, dst.join(f))
+                .with_context(|| format!("copying {}", from.display()))?;
+        }
+    }
+    Ok(())
+}

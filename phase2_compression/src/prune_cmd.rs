@@ -221,19 +221,7 @@ pub fn run(args: &PruneArgs, common: &CommonArgs) -> Result<Option<Artifact>> {
     if !kept_channels.is_empty() {
         structured::slice_checkpoint(writer.dir(), &kept_channels)?;
     }
-    for f in [
-        "tokenizer.json",
-        "tokenizer_config.json",
-        "special_tokens_map.json",
-        "generation_config.json",
-        "chat_template.jinja",
-    ] {
-        let src = args.model.join(f);
-        if src.exists() {
-            std::fs::copy(&src, writer.path(f))
-                .with_context(|| format!("copying {}", src.display()))?;
-        }
-    }
+    model_io::copy_side_files(&args.model, writer.dir())?;
     // The real size of what ships: a Q4_K_M GGUF of the result (GGUF stores no sparsity).
     let tmp = writer.path("size-probe.gguf");
     let gguf = cogumi_gguf::export_hf(

@@ -173,19 +173,7 @@ pub fn run(args: &RecoverArgs, common: &CommonArgs) -> Result<Option<Artifact>> 
         0.0
     };
     cogumi_model::save(&merged, writer.dir()).context("saving the recovered model")?;
-    for f in [
-        "tokenizer.json",
-        "tokenizer_config.json",
-        "special_tokens_map.json",
-        "generation_config.json",
-        "chat_template.jinja",
-    ] {
-        let src = args.model.join(f);
-        if src.exists() {
-            std::fs::copy(&src, writer.path(f))
-                .with_context(|| format!("copying {}", src.display()))?;
-        }
-    }
+    model_io::copy_side_files(&args.model, writer.dir())?;
     writer.set_metric("perplexity_reference", p_ref);
     writer.set_metric("perplexity_before", p_before);
     writer.set_metric("perplexity_after", p_after);

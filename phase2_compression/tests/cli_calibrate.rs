@@ -3,7 +3,7 @@
 //! validation.jsonl): the artifact holds the fitted parameters, ECE before and after at both
 //! levels and the reliability bins, consistent with each other.
 
-use std::process::Command;
+mod common;
 
 use serde_json::Value;
 
@@ -12,29 +12,15 @@ fn calibrate_writes_parameters_ece_and_reliability() {
     let model = cogumi_testkit::smollm2_model_dir();
     let data = cogumi_testkit::fixture("phase2/heldout.jsonl");
     let tmp = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_phase2_compression"))
-        .args([
-            "-q",
-            "calibrate",
-            "--examples",
-            "24",
-            "--max-tokens",
-            "256",
-            "--model",
-        ])
-        .arg(&model)
-        .arg("--data")
-        .arg(&data)
-        .arg("--out")
-        .arg(tmp.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let args = common::with_model_and_data(
+        &["calibrate", "--examples", "24", "--max-tokens", "256"],
+        &model,
+        &data,
     );
-    let dir = std::path::PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
+    let dir = common::run_verb(
+        &args.iter().map(|a| a.as_os_str()).collect::<Vec<_>>(),
+        tmp.path(),
+    );
     let cal: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("calibration.json")).unwrap())
             .unwrap();

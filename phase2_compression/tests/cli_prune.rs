@@ -3,7 +3,7 @@
 //! loads, whose projections are half zeros, whose Q4_K_M GGUF is smaller than the unpruned
 //! model's, and whose held-out perplexity is reported before and after.
 
-use std::process::Command;
+mod common;
 
 use serde_json::Value;
 
@@ -12,9 +12,8 @@ fn wanda_plus_mlp_channels_gives_a_smaller_loadable_model() {
     let model = cogumi_testkit::smollm2_model_dir();
     let data = cogumi_testkit::fixture("phase2/heldout.jsonl");
     let tmp = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_phase2_compression"))
-        .args([
-            "-q",
+    let args = common::with_model_and_data(
+        &[
             "prune",
             "--method",
             "wanda",
@@ -22,31 +21,21 @@ fn wanda_plus_mlp_channels_gives_a_smaller_loadable_model() {
             "0.5",
             "--mlp-keep",
             "0.5",
-        ])
-        .args([
             "--calib-rows",
             "4",
             "--calib-len",
             "64",
             "--heldout",
             "4",
-            "--model",
-        ])
-        .arg(&model)
-        .arg("--data")
-        .arg(&data)
-        .arg("--out")
-        .arg(tmp.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
+        &model,
+        &data,
     );
-    let dir = std::path::PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
-    let m: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let dir = common::run_verb(
+        &args.iter().map(|a| a.as_os_str()).collect::<Vec<_>>(),
+        tmp.path(),
+    );
+    let m = common::manifest(&dir);
     let metrics = &m["metrics"];
     assert_eq!(metrics["intermediate_size"], 768);
     let per_tensor = metrics["tensor_sparsity"].as_object().unwrap();

@@ -3,18 +3,15 @@
 //! curriculum rows in `fixtures/phase2/heldout.jsonl`: the recovered model is a loadable
 //! `model` artifact, and training on the hardest rows changed it.
 
-use std::process::Command;
-
-use serde_json::Value;
+mod common;
 
 #[test]
 fn recover_trains_on_the_hardest_rows_and_reports() {
     let model = cogumi_testkit::smollm2_model_dir();
     let data = cogumi_testkit::fixture("phase2/heldout.jsonl");
     let tmp = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_phase2_compression"))
-        .args([
-            "-q",
+    let mut args = common::with_model_and_data(
+        &[
             "recover",
             "--candidates",
             "8",
@@ -22,25 +19,20 @@ fn recover_trains_on_the_hardest_rows_and_reports() {
             "4",
             "--heldout",
             "4",
-        ])
-        .args(["--max-len", "256", "--lr", "1e-3", "--model"])
-        .arg(&model)
-        .arg("--reference")
-        .arg(&model)
-        .arg("--data")
-        .arg(&data)
-        .arg("--out")
-        .arg(tmp.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+            "--max-len",
+            "256",
+            "--lr",
+            "1e-3",
+        ],
+        &model,
+        &data,
     );
-    let dir = std::path::PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
-    let m: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    args.extend(["--reference".into(), model.as_os_str().into()]);
+    let dir = common::run_verb(
+        &args.iter().map(|a| a.as_os_str()).collect::<Vec<_>>(),
+        tmp.path(),
+    );
+    let m = common::manifest(&dir);
     let x = |k: &str| m["metrics"][k].as_f64().unwrap();
     assert_eq!(m["kind"], "model");
     assert_eq!(x("agreement_before"), 1.0, "the model agrees with itself");

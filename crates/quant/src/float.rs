@@ -69,6 +69,34 @@ pub(crate) fn c_cast_i32(v: f32) -> i32 {
     }
 }
 
+/// `(min, max)` of a block as the `_ref` quantisers scan it (`min` from `FLT_MAX`, `max` from
+/// `-FLT_MAX`, strict comparisons).
+pub(crate) fn min_max(x: &[f32]) -> (f32, f32) {
+    let (mut min, mut max) = (f32::MAX, -f32::MAX);
+    for &v in x {
+        if v < min {
+            min = v;
+        }
+        if v > max {
+            max = v;
+        }
+    }
+    (min, max)
+}
+
+/// The signed value of largest magnitude in a block; the first one wins ties (`max` of
+/// `quantize_row_q4_0_ref` / `q5_0`).
+pub(crate) fn signed_absmax(x: &[f32]) -> f32 {
+    let (mut amax, mut max) = (0.0f32, 0.0f32);
+    for &v in x {
+        if amax < v.abs() {
+            amax = v.abs();
+            max = v;
+        }
+    }
+    max
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -57,13 +57,7 @@ pub(crate) fn quantize_q4_0(values: &[f32], out: &mut [u8]) {
         .zip(out.chunks_exact_mut(Q4_0_BYTES))
     {
         // The signed value of largest magnitude; the first one wins ties.
-        let (mut amax, mut max) = (0.0f32, 0.0f32);
-        for &v in x {
-            if amax < v.abs() {
-                amax = v.abs();
-                max = v;
-            }
-        }
+        let max = crate::float::signed_absmax(x);
         let d = max / -8.0;
         let id = if d != 0.0 { 1.0 / d } else { 0.0 };
         block[..2].copy_from_slice(&f16::from_f32(d).to_bits().to_le_bytes());
@@ -80,15 +74,7 @@ pub(crate) fn quantize_q4_1(values: &[f32], out: &mut [u8]) {
         .chunks_exact(QK4)
         .zip(out.chunks_exact_mut(Q4_1_BYTES))
     {
-        let (mut min, mut max) = (f32::MAX, -f32::MAX);
-        for &v in x {
-            if v < min {
-                min = v;
-            }
-            if v > max {
-                max = v;
-            }
-        }
+        let (min, max) = crate::float::min_max(x);
         let d = (max - min) / 15.0;
         let id = if d != 0.0 { 1.0 / d } else { 0.0 };
         block[..2].copy_from_slice(&f16::from_f32(d).to_bits().to_le_bytes());

@@ -215,14 +215,7 @@ pub fn export_lora_adapter(
         w.add_tensor(format!("{g}.lora_a"), ty, &[sa[1], sa[0]], encode(a, &va)?)?;
         w.add_tensor(format!("{g}.lora_b"), ty, &[sb[1], sb[0]], encode(b, &vb)?)?;
     }
-    let tmp = {
-        let mut s = out.as_os_str().to_owned();
-        s.push(".partial");
-        std::path::PathBuf::from(s)
-    };
-    w.write_file(&tmp)?;
-    std::fs::rename(&tmp, out).map_err(|e| Error::io(out, e))?;
-    let size = std::fs::metadata(out).map_err(|e| Error::io(out, e))?.len();
+    let size = super::write_atomically(&w, out, |_, _| Ok(()))?;
     Ok(AdapterReport {
         n_adapted: order.len(),
         rank: r,

@@ -370,12 +370,9 @@ pub fn export_hf(
         *tensor_types.entry(t.ty.name().to_string()).or_insert(0) += 1;
     }
 
-    let tmp = partial_path(out);
-    let file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    let mut bw = std::io::BufWriter::with_capacity(1 << 22, file);
     let total = tensors.len();
     let rope = llama3.then(|| llama3_factors(&h));
-    let result = w.write_streaming(&mut bw, |i, buf| {
+    let bytes = write_atomically(&w, out, |i, buf| {
         let t = &tensors[i];
         let values = match &t.hf {
             None => rope.clone().unwrap_or_default(),
@@ -388,36 +385,10 @@ pub fn export_hf(
                 }
             }
         };
-        buf.resize(
-            t.ty.row_bytes(values.len())
-                .map_err(|source| Error::Quant {
-                    tensor: t.gguf.clone(),
-                    source,
-                })?,
-            0,
-        );
-        cogumi_quant::quantize(t.ty, &values, buf).map_err(|source| Error::Quant {
-            tensor: t.gguf.clone(),
-            source,
-        })?;
+        encode_into(t.ty, &values, buf, &t.gguf)?;
         progress(i + 1, total);
         Ok(())
-    });
-    let finish = result.and_then(|()| {
-        let f = bw
-            .into_inner()
-            .map_err(|e| Error::io(&tmp, e.into_error()))?;
-        f.sync_all().map_err(|e| Error::io(&tmp, e))
-    });
-    if let Err(e) = finish {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(match e {
-            Error::Write(source) => Error::io(&tmp, source),
-            other => other,
-        });
-    }
-    std::fs::rename(&tmp, out).map_err(|e| Error::io(out, e))?;
-    let bytes = std::fs::metadata(out).map_err(|e| Error::io(out, e))?.len();
+    })?;
     tracing::info!(path = %out.display(), bytes, "gguf written");
     Ok(ExportReport {
         path: out.to_path_buf(),
@@ -443,4 +414,47 @@ fn partial_path(out: &Path) -> PathBuf {
     let mut s = out.as_os_str().to_owned();
     s.push(".partial");
     PathBuf::from(s)
+}
+
+/// Encodes `values` as `ty` into `buf` (resized to fit), naming `tensor` in errors.
+pub(crate) fn encode_into(
+    ty: GgmlType,
+    values: &[f32],
+    buf: &mut Vec<u8>,
+    tensor: &str,
+) -> Result<()> {
+    let quant = |source| Error::Quant {
+        tensor: tensor.to_string(),
+        source,
+    };
+    buf.resize(ty.row_bytes(values.len()).map_err(quant)?, 0);
+    cogumi_quant::quantize(ty, values, buf).map_err(quant)
+}
+
+/// Writes `w` to `out` through `OUT.partial`, renamed when complete and removed on error;
+/// `produce` gives each streamed tensor's bytes ([`GgufWriter::write_streaming`]). Returns the
+/// file size.
+pub(crate) fn write_atomically(
+    w: &GgufWriter,
+    out: &Path,
+    produce: impl FnMut(usize, &mut Vec<u8>) -> Result<()>,
+) -> Result<u64> {
+    let tmp = partial_path(out);
+    let file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    let mut bw = std::io::BufWriter::with_capacity(1 << 22, file);
+    let finish = w.write_streaming(&mut bw, produce).and_then(|()| {
+        let f = bw
+            .into_inner()
+            .map_err(|e| Error::io(&tmp, e.into_error()))?;
+        f.sync_all().map_err(|e| Error::io(&tmp, e))
+    });
+    if let Err(e) = finish {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(match e {
+            Error::Write(source) => Error::io(&tmp, source),
+            other => other,
+        });
+    }
+    std::fs::rename(&tmp, out).map_err(|e| Error::io(out, e))?;
+    Ok(std::fs::metadata(out).map_err(|e| Error::io(out, e))?.len())
 }

@@ -8,8 +8,8 @@
 
 use std::path::Path;
 
-use super::ExportReport;
 use super::plan::{self, FileType, ModelShape};
+use super::{ExportReport, encode_into, write_atomically};
 use crate::error::{Error, Result};
 use crate::reader::GgufFile;
 use crate::value::Value;
@@ -80,15 +80,8 @@ pub fn quantize_gguf(
         types.push(ty);
     }
 
-    let tmp = {
-        let mut s = out.as_os_str().to_owned();
-        s.push(".partial");
-        std::path::PathBuf::from(s)
-    };
-    let file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    let mut bw = std::io::BufWriter::with_capacity(1 << 22, file);
     let total = order.len();
-    let result = w.write_streaming(&mut bw, |k, buf| {
+    let bytes = write_atomically(&w, out, |k, buf| {
         let t = &src.tensors[order[k]];
         if types[k] == t.ty {
             buf.extend_from_slice(src.tensor_data(t));
@@ -103,38 +96,11 @@ pub fn quantize_gguf(
                     &owned
                 }
             };
-            buf.resize(
-                types[k]
-                    .row_bytes(values.len())
-                    .map_err(|source| Error::Quant {
-                        tensor: t.name.clone(),
-                        source,
-                    })?,
-                0,
-            );
-            cogumi_quant::quantize(types[k], values, buf).map_err(|source| Error::Quant {
-                tensor: t.name.clone(),
-                source,
-            })?;
+            encode_into(types[k], values, buf, &t.name)?;
         }
         progress(k + 1, total);
         Ok(())
-    });
-    let finish = result.and_then(|()| {
-        let f = bw
-            .into_inner()
-            .map_err(|e| Error::io(&tmp, e.into_error()))?;
-        f.sync_all().map_err(|e| Error::io(&tmp, e))
-    });
-    if let Err(e) = finish {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(match e {
-            Error::Write(source) => Error::io(&tmp, source),
-            other => other,
-        });
-    }
-    std::fs::rename(&tmp, out).map_err(|e| Error::io(out, e))?;
-    let bytes = std::fs::metadata(out).map_err(|e| Error::io(out, e))?.len();
+    })?;
     Ok(ExportReport {
         path: out.to_path_buf(),
         file_type: ft.name().to_string(),
