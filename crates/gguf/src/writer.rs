@@ -154,6 +154,11 @@ impl GgufWriter {
         Ok(want as u64)
     }
 
+    /// Tensors declared with [`GgufWriter::add_tensor_info`] (whose bytes are streamed).
+    pub fn streamed_count(&self) -> usize {
+        self.tensors.iter().filter(|t| t.data.is_none()).count()
+    }
+
     fn alignment(&self) -> u64 {
         self.kvs
             .iter()

@@ -215,7 +215,7 @@ pub fn export_lora_adapter(
         w.add_tensor(format!("{g}.lora_a"), ty, &[sa[1], sa[0]], encode(a, &va)?)?;
         w.add_tensor(format!("{g}.lora_b"), ty, &[sb[1], sb[0]], encode(b, &vb)?)?;
     }
-    let size = super::write_atomically(&w, out, |_, _| Ok(()))?;
+    let size = super::write_atomically(&w, out, |_, _| Ok(()), |_| {})?;
     Ok(AdapterReport {
         n_adapted: order.len(),
         rank: r,

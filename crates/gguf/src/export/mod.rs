@@ -372,23 +372,30 @@ pub fn export_hf(
 
     let total = tensors.len();
     let rope = llama3.then(|| llama3_factors(&h));
-    let bytes = write_atomically(&w, out, |i, buf| {
-        let t = &tensors[i];
-        let values = match &t.hf {
-            None => rope.clone().unwrap_or_default(),
-            Some(hf) => {
-                let v = ck.tensor_f32(hf)?;
-                match t.kind {
-                    LlamaTensor::AttnQ(_) => permute_rows(&v, t.ne[1] as usize, h.heads as usize)?,
-                    LlamaTensor::AttnK(_) => permute_rows(&v, t.ne[1] as usize, h.kv() as usize)?,
-                    _ => v,
+    let bytes = write_atomically(
+        &w,
+        out,
+        |i, buf| {
+            let t = &tensors[i];
+            let values = match &t.hf {
+                None => rope.clone().unwrap_or_default(),
+                Some(hf) => {
+                    let v = ck.tensor_f32(hf)?;
+                    match t.kind {
+                        LlamaTensor::AttnQ(_) => {
+                            permute_rows(&v, t.ne[1] as usize, h.heads as usize)?
+                        }
+                        LlamaTensor::AttnK(_) => {
+                            permute_rows(&v, t.ne[1] as usize, h.kv() as usize)?
+                        }
+                        _ => v,
+                    }
                 }
-            }
-        };
-        encode_into(t.ty, &values, buf, &t.gguf)?;
-        progress(i + 1, total);
-        Ok(())
-    })?;
+            };
+            encode_into(t.ty, &values, buf, &t.gguf)
+        },
+        |i| progress(i + 1, total),
+    )?;
     tracing::info!(path = %out.display(), bytes, "gguf written");
     Ok(ExportReport {
         path: out.to_path_buf(),
@@ -431,10 +438,42 @@ pub(crate) fn encode_into(
     cogumi_quant::quantize(ty, values, buf).map_err(quant)
 }
 
-/// Writes `w` to `out` through `OUT.partial`, renamed when complete and removed on error;
-/// `produce` gives each streamed tensor's bytes ([`GgufWriter::write_streaming`]). Returns the
-/// file size.
+/// Writes `w` to `out` through `OUT.partial`, renamed when complete and removed on error.
+/// `produce(i, out)` gives streamed tensor `i`'s bytes; it runs on a helper thread one tensor
+/// ahead of the writer (encoding tensor `i + 1` while tensor `i` is written), so the file write
+/// does not leave the quantisers' cores idle. `progress(i)` is called as tensor `i` is written.
+/// Returns the file size.
 pub(crate) fn write_atomically(
+    w: &GgufWriter,
+    out: &Path,
+    produce: impl Fn(usize, &mut Vec<u8>) -> Result<()> + Sync,
+    mut progress: impl FnMut(usize),
+) -> Result<u64> {
+    let n = w.streamed_count();
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<u8>>>(1);
+        let produce = &produce;
+        scope.spawn(move || {
+            for i in 0..n {
+                let mut buf = Vec::new();
+                let r = produce(i, &mut buf).map(|()| buf);
+                let failed = r.is_err();
+                if tx.send(r).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        write_file(w, out, |i, buf| {
+            *buf = rx
+                .recv()
+                .map_err(|_| Error::Unsupported("the encoder thread stopped".into()))??;
+            progress(i);
+            Ok(())
+        })
+    })
+}
+
+fn write_file(
     w: &GgufWriter,
     out: &Path,
     produce: impl FnMut(usize, &mut Vec<u8>) -> Result<()>,

@@ -81,26 +81,30 @@ pub fn quantize_gguf(
     }
 
     let total = order.len();
-    let bytes = write_atomically(&w, out, |k, buf| {
-        let t = &src.tensors[order[k]];
-        if types[k] == t.ty {
-            buf.extend_from_slice(src.tensor_data(t));
-        } else {
-            // F32 input is quantised straight from the mapped file (GGUF data is 32-byte
-            // aligned); other inputs are dequantised first.
-            let owned;
-            let values: &[f32] = match bytemuck::try_cast_slice(src.tensor_data(t)) {
-                Ok(v) if t.ty == cogumi_quant::GgmlType::F32 => v,
-                _ => {
-                    owned = src.tensor_f32(t)?;
-                    &owned
-                }
-            };
-            encode_into(types[k], values, buf, &t.name)?;
-        }
-        progress(k + 1, total);
-        Ok(())
-    })?;
+    let bytes = write_atomically(
+        &w,
+        out,
+        |k, buf| {
+            let t = &src.tensors[order[k]];
+            if types[k] == t.ty {
+                buf.extend_from_slice(src.tensor_data(t));
+            } else {
+                // F32 input is quantised straight from the mapped file (GGUF data is 32-byte
+                // aligned); other inputs are dequantised first.
+                let owned;
+                let values: &[f32] = match bytemuck::try_cast_slice(src.tensor_data(t)) {
+                    Ok(v) if t.ty == cogumi_quant::GgmlType::F32 => v,
+                    _ => {
+                        owned = src.tensor_f32(t)?;
+                        &owned
+                    }
+                };
+                encode_into(types[k], values, buf, &t.name)?;
+            }
+            Ok(())
+        },
+        |k| progress(k + 1, total),
+    )?;
     Ok(ExportReport {
         path: out.to_path_buf(),
         file_type: ft.name().to_string(),
