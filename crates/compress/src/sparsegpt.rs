@@ -12,6 +12,7 @@
 //! columns by `U[j, j:]`, and after the block the rest of the matrix by `Err · U[block, rest]`.
 //! Computed in f64.
 
+use cogumi_kernels::{MatMut, MatRef};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
@@ -37,35 +38,56 @@ impl Hessian {
         }
     }
 
-    /// Adds `x`, `[tokens, n]` row-major.
+    /// Adds `x`, `[tokens, n]` row-major: `XᵀX` of the batch by one f32 `gemm` (the reference
+    /// accumulates `H` in float32 too), summed into f64 across batches.
     pub fn add(&mut self, x: &[f32]) {
         let n = self.n;
-        let rows: Vec<&[f32]> = x.chunks_exact(n).collect();
-        // Upper triangle in parallel over rows of H, mirrored below.
-        self.h.par_chunks_mut(n).enumerate().for_each(|(i, hrow)| {
-            for r in &rows {
-                let xi = f64::from(r[i]);
-                if xi == 0.0 {
-                    continue;
-                }
-                for j in i..n {
-                    hrow[j] += xi * f64::from(r[j]);
-                }
-            }
-        });
-        self.tokens += rows.len();
+        let t = x.len() / n;
+        if t == 0 {
+            return;
+        }
+        let mut g = vec![0f32; n * n];
+        cogumi_kernels::gemm(
+            MatMut {
+                data: &mut g,
+                rows: n,
+                cols: n,
+                row_stride: n,
+                col_stride: 1,
+            },
+            // Xᵀ: the same storage read column-major.
+            MatRef {
+                data: &x[..t * n],
+                rows: n,
+                cols: t,
+                row_stride: 1,
+                col_stride: n,
+            },
+            MatRef {
+                data: &x[..t * n],
+                rows: t,
+                cols: n,
+                row_stride: n,
+                col_stride: 1,
+            },
+            1.0,
+            false,
+            true,
+        );
+        for (h, &v) in self.h.iter_mut().zip(&g) {
+            *h += f64::from(v);
+        }
+        self.tokens += t;
     }
 
-    /// `H = 2/n · XᵀX`, full symmetric.
+    /// `H = 2/n · XᵀX`, symmetric.
     pub fn matrix(&self) -> Vec<f64> {
         let n = self.n;
         let s = 2.0 / self.tokens.max(1) as f64;
         let mut h = vec![0.0; n * n];
         for i in 0..n {
-            for j in i..n {
-                let v = self.h[i * n + j] * s;
-                h[i * n + j] = v;
-                h[j * n + i] = v;
+            for j in 0..n {
+                h[i * n + j] = 0.5 * (self.h[i * n + j] + self.h[j * n + i]) * s;
             }
         }
         h
