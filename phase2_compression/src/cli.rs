@@ -4,7 +4,7 @@
 use clap::{Parser, Subcommand};
 use cogumi_cli::CommonArgs;
 
-use crate::{calibrate_cmd, gguf_cmd, pack_cmd, prune_cmd, recover_cmd};
+use crate::{calibrate_cmd, gguf_cmd, pack_cmd, prune_cmd, recover_cmd, report_cmd};
 
 /// Phase 2: compress a fine-tuned model into the artifact users ship.
 #[derive(Parser, Debug)]
@@ -39,4 +39,6 @@ pub enum Command {
     Pack(pack_cmd::PackArgs),
     /// Restore a packed artifact bit for bit (or only verify it with `--verify`).
     Unpack(pack_cmd::UnpackArgs),
+    /// One table for a run: size on disk, perplexity, agreement and ECE per stage artifact.
+    Report(report_cmd::ReportArgs),
 }

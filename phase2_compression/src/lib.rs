@@ -13,4 +13,5 @@ pub mod model_io;
 pub mod pack_cmd;
 pub mod prune_cmd;
 pub mod recover_cmd;
+pub mod report_cmd;
 pub mod structured;

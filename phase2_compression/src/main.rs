@@ -16,6 +16,7 @@ fn main() -> ExitCode {
         Command::Gguf(a) => phase2_compression::gguf_cmd::run(a, &cli.common),
         Command::Calibrate(a) => phase2_compression::calibrate_cmd::run(a, &cli.common),
         Command::Recover(a) => phase2_compression::recover_cmd::run(a, &cli.common),
+        Command::Report(a) => phase2_compression::report_cmd::run(a, &cli.common),
         Command::Pack(a) => phase2_compression::pack_cmd::run_pack(a, &cli.common),
         Command::Unpack(a) => {
             let r = phase2_compression::pack_cmd::run_unpack(a, &cli.common).map(|()| true);
